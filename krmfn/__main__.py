@@ -1,0 +1,5 @@
+import sys
+
+from krmfn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,284 @@
+"""Applying one role of a ModelService to one target workload."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from krmfn.journal import ABSENT, Journal, Path, undo
+from krmfn.modelservice import ContainerSpec, ModelService, Role
+from krmfn.sources import VOLUME_NAME, Source
+
+RECORD_ANNOTATION = "krmfn.llm-d.ai/applied"
+RECORD_VERSION = 1
+# Rendered fields of containers, as the behaviour spec lists them.
+RENDERED_FIELDS = ("command", "args")
+CONTAINER_LISTS = ("initContainers", "containers")
+
+# (text, field path, container name) -> rendered text; the last two only for messages
+Render = Callable[[str, str, str], str]
+
+
+class ApplyError(Exception):
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+@dataclass(frozen=True)
+class RenderedRole:
+    """A role's ContainerSpecs with their template actions already rendered."""
+
+    role: Role
+    containers: tuple[ContainerSpec, ...]
+    init_containers: tuple[ContainerSpec, ...]
+
+
+def pod_templates(kind: str, obj: Any) -> list[Path]:
+    if kind == "LeaderWorkerSet":
+        base: Path = ["spec", "leaderWorkerTemplate"]
+        found = [
+            base + [name]
+            for name in ("leaderTemplate", "workerTemplate")
+            if isinstance(_get(obj, base + [name]), dict)
+        ]
+        return found
+    return [["spec", "template"]] if isinstance(_get(obj, ["spec", "template"]), dict) else []
+
+
+def _get(obj: Any, path: Path) -> Any:
+    from krmfn.journal import get
+
+    return get(obj, path)
+
+
+def dotted(path: Path) -> str:
+    """spec.template.spec.containers[0].args[2], with selectors shown as indexes."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _containers(obj: Any, template: Path) -> Iterator[tuple[str, int, Any]]:
+    for list_name in CONTAINER_LISTS:
+        containers = _get(obj, template + ["spec", list_name])
+        if isinstance(containers, list):
+            for index, container in enumerate(containers):
+                if isinstance(container, dict):
+                    yield list_name, index, container
+
+
+def _render_workload(journal: Journal, template: Path, render: Render) -> None:
+    obj = journal.root
+    for list_name, index, container in _containers(obj, template):
+        base = template + ["spec", list_name, index]
+        name = str(container.get("name", ""))
+        for field in RENDERED_FIELDS:
+            values = container.get(field)
+            if isinstance(values, list):
+                for i, value in enumerate(values):
+                    if isinstance(value, str) and "{{" in value:
+                        where = dotted(base + [field, i])
+                        journal.set(base + [field, i], render(value, where, name))
+        env = container.get("env")
+        if isinstance(env, list):
+            for i, var in enumerate(env):
+                value = var.get("value") if isinstance(var, dict) else None
+                if isinstance(value, str) and "{{" in value:
+                    where = dotted(base + ["env", i, "value"])
+                    journal.set(base + ["env", i, "value"], render(value, where, name))
+
+
+def _env_entry(var: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": var.name}
+    if var.value is not None:
+        entry["value"] = var.value
+    if var.valueFrom is not None:
+        entry["valueFrom"] = var.valueFrom
+    return entry
+
+
+def _merge_container(
+    journal: Journal,
+    template: Path,
+    list_name: str,
+    spec: ContainerSpec,
+    source: Source,
+    where: str,
+    workload: str,
+) -> None:
+    containers = template + ["spec", list_name]
+    path = containers + [["name", spec.name]]
+    if journal.get(path) is ABSENT:
+        if not spec.image:
+            raise ApplyError(
+                f"{where} names container {spec.name!r}, which {workload} does not have;"
+                " give it an image to add it, or fix the name",
+                where,
+            )
+        journal.ensure(containers, [])
+        journal.set(path, {"name": spec.name, "image": spec.image})
+    if spec.image:
+        journal.set(path + ["image"], spec.image)
+    if spec.command:
+        journal.set(path + ["command"], list(spec.command))
+    if spec.args:
+        journal.prefix(path + ["args"], list(spec.args))
+    explicit_env = set()
+    for var in spec.env or []:
+        explicit_env.add(var.name)
+        journal.ensure(path + ["env"], [])
+        journal.set(path + ["env", ["name", var.name]], _env_entry(var))
+    for env_from in spec.envFrom or []:
+        journal.ensure(path + ["envFrom"], [])
+        journal.set(path + ["envFrom", ["=", env_from]], env_from)
+    if spec.resources is not None:
+        for section in ("limits", "requests"):
+            for key, quantity in (getattr(spec.resources, section) or {}).items():
+                journal.ensure(path + ["resources"], {})
+                journal.ensure(path + ["resources", section], {})
+                journal.set(path + ["resources", section, key], quantity)
+    if not spec.mountModelVolume:
+        return
+    root = source.options.mount_root
+    mounts = journal.get(path + ["volumeMounts"])
+    for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
+        if (
+            isinstance(mount, dict)
+            and str(mount.get("mountPath", "")).rstrip("/") == root
+            and mount.get("name") != VOLUME_NAME
+        ):
+            container_index = _index(journal.get(containers), spec.name)
+            at = dotted(containers + [container_index, "volumeMounts", index])
+            raise ApplyError(
+                f"{workload} container {spec.name!r} already mounts volume"
+                f" {mount.get('name')!r} at {root}; remove it or move it, the model volume"
+                f" {VOLUME_NAME!r} goes there",
+                at,
+            )
+    journal.ensure(path + ["volumeMounts"], [])
+    journal.set(path + ["volumeMounts", ["name", VOLUME_NAME]], source.mount())
+    for entry in source.env():
+        if entry["name"] not in explicit_env:
+            journal.ensure(path + ["env"], [])
+            journal.set(path + ["env", ["name", entry["name"]]], entry)
+
+
+def _index(containers: Any, name: str) -> int:
+    return next(
+        i for i, c in enumerate(containers) if isinstance(c, dict) and c.get("name") == name
+    )
+
+
+def _accelerators(journal: Journal, template: Path, role: Role) -> None:
+    accel = role.acceleratorTypes
+    if accel is None:
+        return
+    expression = {"key": accel.labelKey, "operator": "In", "values": list(accel.labelValues)}
+    affinity = template + ["spec", "affinity"]
+    required = affinity + ["nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution"]
+    terms = journal.get(required + ["nodeSelectorTerms"])
+    if not isinstance(terms, list) or not terms:
+        journal.ensure(affinity, {})
+        journal.ensure(affinity + ["nodeAffinity"], {})
+        journal.ensure(required, {})
+        journal.set(required + ["nodeSelectorTerms"], [{"matchExpressions": [expression]}])
+        return
+    # Terms are ORed: the accelerator requirement must hold in each of them.
+    for index in range(len(terms)):
+        expressions = required + ["nodeSelectorTerms", index, "matchExpressions"]
+        journal.ensure(expressions, [])
+        journal.set(expressions + [["key", accel.labelKey]], expression)
+
+
+def _labels(journal: Journal, metadata: Path, labels: dict[str, str]) -> None:
+    journal.ensure(metadata, {})
+    journal.ensure(metadata + ["labels"], {})
+    for key, value in labels.items():
+        journal.set(metadata + ["labels", key], value)
+
+
+def previous_record(obj: Any) -> list[dict[str, Any]] | None:
+    """The ops an earlier run recorded on this workload, removed from it."""
+    annotations = _get(obj, ["metadata", "annotations"])
+    if not isinstance(annotations, dict) or RECORD_ANNOTATION not in annotations:
+        return None
+    raw = annotations.pop(RECORD_ANNOTATION)
+    try:
+        record = json.loads(str(raw))
+        ops = record["ops"]
+        if record.get("v") != RECORD_VERSION or not isinstance(ops, list):
+            raise ValueError
+        return [op for op in ops if isinstance(op, dict)]
+    except (ValueError, KeyError, TypeError):
+        raise ApplyError(
+            f"annotation {RECORD_ANNOTATION} is not a record this version wrote;"
+            " restore the workload from its source or delete the annotation",
+            f"metadata.annotations.{RECORD_ANNOTATION}",
+        ) from None
+
+
+def apply_role(
+    obj: Any,
+    kind: str,
+    workload: str,
+    ms: ModelService,
+    role_name: str,
+    rendered: RenderedRole,
+    render: Render,
+) -> bool:
+    """Apply one role to one workload (a ruamel mapping, edited in place). Returns
+    whether anything was applied. Raises ApplyError; the caller then drops the object."""
+    ops = previous_record(obj)
+    if ops:
+        undo(obj, ops)
+    journal = Journal(obj)
+    templates = pod_templates(kind, obj)
+    if not templates:
+        raise ApplyError(f"{workload} has no pod template", "spec.template")
+    for template in templates:
+        _render_workload(journal, template, render)
+    labels = {
+        "llm-d.ai/inferenceServing": "true",
+        "llm-d.ai/model": ms.sanitized_model_name,
+        "llm-d.ai/role": role_name,
+    }
+    role = rendered.role
+    if role.replicas is not None and not ms.spec.decoupleScaling:
+        journal.set(["spec", "replicas"], role.replicas)
+    _labels(journal, ["metadata"], labels)
+    for template in templates:
+        journal.ensure(template + ["spec"], {})
+        journal.ensure(template + ["spec", "volumes"], [])
+        journal.set(
+            template + ["spec", "volumes", ["name", VOLUME_NAME]],
+            {"name": VOLUME_NAME, **ms.source.volume()},
+        )
+        for list_name, specs in (
+            ("initContainers", rendered.init_containers),
+            ("containers", rendered.containers),
+        ):
+            for index, spec in enumerate(specs):
+                where = f"spec.{role_name}.{list_name}[{index}]"
+                _merge_container(journal, template, list_name, spec, ms.source, where, workload)
+        _accelerators(journal, template, role)
+        _labels(journal, template + ["metadata"], labels)
+    if not journal.ops:
+        return False
+    journal.ensure(["metadata", "annotations"], {})
+    record: dict[str, Any] = {
+        "v": RECORD_VERSION,
+        "by": f"{ms.namespace}/{ms.name}",
+        "role": role_name,
+        "ops": journal.ops,
+    }
+    annotations = _get(obj, ["metadata", "annotations"])
+    annotations[RECORD_ANNOTATION] = json.dumps(record, separators=(",", ":"))
+    return True

@@ -1,0 +1,76 @@
+"""Command line: a KRM function by default, a Helm post-renderer with --stream."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import BinaryIO, TextIO
+
+HELP = """\
+Apply llm-d ModelService model artifacts (hf://, pvc://) to the workloads they own.
+
+modes:
+  krmfn                 KRM function: a ResourceList on stdin, the ResourceList with
+                        rewritten workloads and results on stdout. This is how kustomize
+                        (transformers:), kpt (fn render / fn eval) and Argo CD call it.
+  krmfn --stream        Helm post-renderer: a plain multi-document YAML stream on stdin
+                        (as `helm install --post-renderer` sends it), the same stream with
+                        rewritten workloads on stdout; results go to stderr.
+
+Exit status is 1 if and only if an error result was produced; the output is written
+even then, with every input item in it.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="krmfn",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="read and write a plain multi-document YAML stream (Helm post-renderer)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="function config file (ConfigMap or ModelArtifacts) for --stream mode",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    return parser
+
+
+def run(raw: bytes, stream: bool, config_text: str | None, out: TextIO, err: TextIO) -> int:
+    from krmfn.runner import run_function
+
+    output, lines, failed = run_function(raw, "stream" if stream else "resourcelist", config_text)
+    out.write(output)
+    out.flush()
+    for line in lines:
+        err.write(line + "\n")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"krmfn {version('krmfn')}")
+        return 0
+    config_text = None
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as handle:
+                config_text = handle.read()
+        except OSError as exc:
+            sys.stderr.write(f"[error] cannot read --config {args.config}: {exc.strerror}\n")
+            return 1
+    raw = (stdin or sys.stdin.buffer).read()
+    return run(raw, args.stream, config_text, sys.stdout, sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The model-artifacts function: ModelServices and their workloads in, edits and results out.
+
+It knows nothing of stdin or stdout: `krmfn.cli` reads the document and writes it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from krmfn.apply import ApplyError, RenderedRole, apply_role
+from krmfn.config import Config
+from krmfn.krm import Document, Item, Result, Severity
+from krmfn.krm.results import ResourceRef
+from krmfn.modelservice import API_VERSION, KIND, ROLES, ContainerSpec, ModelService, load
+from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
+
+
+@dataclass
+class _Context:
+    doc: Document
+    config: Config
+    results: list[Result]
+
+    def result(
+        self,
+        item: Item,
+        severity: Severity,
+        message: str,
+        path: str = "",
+        ref: ResourceRef | None = None,
+    ) -> None:
+        file_path, index = item.file
+        self.results.append(Result(message, severity, ref or item.ref, path, file_path, index))
+
+
+def _render_text(ms: ModelService, text: str, context: str, where: str) -> str:
+    from krmfn import templating
+
+    try:
+        rendered: str = templating.render(text, ms.variables(), ms.ports())
+        return rendered
+    except templating.TemplateError as exc:
+        raise ApplyError(f"{context}: {exc.message}", where) from None
+
+
+def _render_list(ms: ModelService, values: list[str] | None, context: str, where: str) -> Any:
+    if values is None:
+        return None
+    return [
+        _render_text(ms, v, context, f"{where}[{i}]") if "{{" in v else v
+        for i, v in enumerate(values)
+    ]
+
+
+def _render_specs(
+    ms: ModelService, specs: list[ContainerSpec] | None, where: str
+) -> tuple[ContainerSpec, ...]:
+    out = []
+    for index, spec in enumerate(specs or []):
+        at = f"{where}[{index}]"
+        context = f"container {spec.name!r}"
+        update: dict[str, Any] = {
+            "command": _render_list(ms, spec.command, context, f"{at}.command"),
+            "args": _render_list(ms, spec.args, context, f"{at}.args"),
+        }
+        if spec.env:
+            update["env"] = [
+                var.model_copy(
+                    update={"value": _render_text(ms, var.value, context, f"{at}.env[{i}].value")}
+                )
+                if var.value is not None and "{{" in var.value
+                else var
+                for i, var in enumerate(spec.env)
+            ]
+        out.append(spec.model_copy(update=update))
+    return tuple(out)
+
+
+def _rendered_role(ms: ModelService, role_name: str) -> RenderedRole | None:
+    role = ms.role(role_name)
+    if role is None:
+        return None
+    return RenderedRole(
+        role,
+        _render_specs(ms, role.containers, f"spec.{role_name}.containers"),
+        _render_specs(ms, role.initContainers, f"spec.{role_name}.initContainers"),
+    )
+
+
+def _workload_name(item: Item) -> str:
+    return f"{item.kind} {item.namespace + '/' if item.namespace else ''}{item.name}"
+
+
+def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Target]) -> None:
+    from krmfn.krm.roundtrip import RoundTrip, to_plain
+
+    msname = f"ModelService {ms.namespace + '/' if ms.namespace else ''}{ms.name}"
+    try:
+        roles = {r: _rendered_role(ms, r) for r in ROLES}
+    except ApplyError as exc:
+        ctx.result(item, Severity.ERROR, f"{msname} {exc.message}", exc.path)
+        return
+    edits: list[tuple[Item, str]] = []
+    for target in targets:
+        rendered = roles[target.role]
+        assert rendered is not None
+        workload = _workload_name(target.item)
+
+        def render(text: str, where: str, container: str, workload: str = workload) -> str:
+            context = f"{workload} container {container!r}"
+            return _render_text(ms, text, context, where)
+
+        try:
+            view = RoundTrip(target.item, ctx.doc.source(target.item))
+            before = to_plain(view.data)
+            apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
+            if to_plain(view.data) != before:
+                edits.append((target.item, view.text()))
+        except ApplyError as exc:
+            ctx.result(target.item, Severity.ERROR, f"{msname}: {exc.message}", exc.path)
+            return
+        except Exception as exc:  # a workload ruamel cannot read: say so, touch nothing
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            ctx.result(
+                target.item,
+                Severity.ERROR,
+                f"{msname}: {workload} cannot be edited: {problem}",
+            )
+            return
+    for target_item, text in edits:
+        ctx.doc.replace(target_item, text)
+    applied = ", ".join(f"{_workload_name(t.item)} ({t.role})" for t in targets)
+    ctx.result(
+        item,
+        Severity.INFO,
+        f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}) to {applied}",
+    )
+
+
+def process(doc: Document, config: Config) -> list[Result]:
+    ctx = _Context(doc, config, [])
+    services: list[tuple[Item, ModelService]] = []
+    for item in doc.items:
+        if item.kind != KIND or item.api_version != API_VERSION:
+            continue
+        loaded = load(item.name, item.namespace, item.construct(), config.mountRoot)
+        if isinstance(loaded, ModelService):
+            services.append((item, loaded))
+            continue
+        for problem in loaded:
+            ctx.result(item, Severity.ERROR, problem.message, problem.path)
+    found: Discovery = discover(doc.items, [ms for _, ms in services], config.kinds)
+    for item, ms in services:
+        key = ms_key(ms.namespace, ms.name)
+        conflicts = found.conflicts.get(key)
+        if conflicts:
+            for message in conflicts:
+                ctx.result(item, Severity.ERROR, message)
+            continue
+        targets = found.targets[key]
+        if not targets:
+            severity = Severity.ERROR if config.strict else Severity.WARNING
+            ctx.result(
+                item, severity, f"no workload found; looked for {looked_for(ms, config.kinds)}"
+            )
+            continue
+        _apply_service(ctx, item, ms, targets)
+    return ctx.results

@@ -1,0 +1,79 @@
+"""Structured results, as the KRM functions specification defines them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    api_version: str
+    kind: str
+    name: str
+    namespace: str = ""
+
+    def to_wire(self) -> dict[str, str]:
+        ref = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
+        if self.namespace:
+            ref["namespace"] = self.namespace
+        return ref
+
+    def __str__(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.api_version}/{self.kind}/{ns}{self.name}"
+
+
+@dataclass(frozen=True)
+class Result:
+    message: str
+    severity: Severity
+    resource: ResourceRef | None = None
+    field_path: str = ""
+    file_path: str = ""
+    file_index: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "severity": self.severity.value}
+        if self.resource is not None:
+            out["resourceRef"] = self.resource.to_wire()
+        if self.field_path:
+            out["field"] = {"path": self.field_path}
+        if self.file_path:
+            file: dict[str, Any] = {"path": self.file_path}
+            if self.file_index is not None:
+                file["index"] = self.file_index
+            out["file"] = file
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        return out
+
+    def human(self) -> str:
+        """One stderr line; kustomize shows only stderr, kpt only its first lines."""
+        parts = [f"[{self.severity.value}]"]
+        if self.resource is not None:
+            parts.append(str(self.resource))
+        if self.field_path:
+            parts.append(f"{self.field_path}:")
+        elif self.resource is not None:
+            parts[-1] += ":"
+        parts.append(self.message)
+        return " ".join(parts)
+
+
+_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def stderr_lines(results: list[Result]) -> list[str]:
+    """Errors first, then warnings: kpt keeps only the first few stderr lines."""
+    shown = [r for r in results if r.severity is not Severity.INFO]
+    shown.sort(key=lambda r: _ORDER[r.severity])
+    return [r.human().replace("\n", " ") for r in shown]

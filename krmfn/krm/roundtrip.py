@@ -1,0 +1,152 @@
+"""Round-trip editing of one item with ruamel.yaml, keeping its comments and style.
+
+Only edited items come here. The item's text is cut out of the list, dedented, loaded,
+edited, dumped in the indentation style the item itself used, and re-indented to its
+column so it can be spliced back in place.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from krmfn.krm.document import Item
+
+# PyYAML's resolver reads YAML 1.1 like kubectl and the API machinery do: `yes`, `on`,
+# `12:30`, `0777` are not strings there even though YAML 1.2 says they are.
+_RESOLVER_11 = yaml.resolver.Resolver()
+
+
+def needs_quotes(value: str) -> bool:
+    tag = _RESOLVER_11.resolve(yaml.nodes.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return bool(tag != "tag:yaml.org,2002:str")
+
+
+@cache
+def _yaml(mapping: int, offset: int) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Representer(RoundTripRepresenter):
+        # One object inserted twice must not become an anchor and an alias: kustomize
+        # cannot resolve aliases across items and users do not expect them.
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    y = YAML(typ="rt")
+    y.Representer = Representer
+    y.preserve_quotes = True
+    y.width = 1 << 30
+    y.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+    y.brace_single_entry_mapping_in_flow_sequence = True
+    return y
+
+
+def _indent_style(node: Node) -> tuple[int, int]:
+    """(mapping indent, sequence dash offset) as the item writes them; (2, 0) if unseen."""
+    mapping = offset = None
+    stack = [node]
+    while stack and (mapping is None or offset is None):
+        current = stack.pop()
+        if not isinstance(current, MappingNode) or current.flow_style:
+            if isinstance(current, SequenceNode) and not current.flow_style:
+                stack.extend(reversed(current.value))
+            continue
+        for key, value in current.value:
+            if isinstance(value, MappingNode) and not value.flow_style and value.value:
+                if mapping is None and value.start_mark.line > key.start_mark.line:
+                    mapping = value.start_mark.column - key.start_mark.column
+            elif (
+                isinstance(value, SequenceNode)
+                and not value.flow_style
+                and value.value
+                and offset is None
+                and value.start_mark.line > key.start_mark.line
+            ):
+                offset = value.start_mark.column - key.start_mark.column
+            if isinstance(value, MappingNode | SequenceNode):
+                stack.append(value)
+    mapping = mapping if mapping and mapping > 0 else 2
+    offset = offset if offset is not None and offset >= 0 else 0
+    return mapping, offset
+
+
+def _dedent(text: str, column: int) -> str:
+    if column == 0:
+        return text
+    lines = text.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        stripped = len(line) - len(line.lstrip(" "))
+        out.append(line[min(stripped, column) :])
+    return "\n".join(out)
+
+
+def _indent(text: str, column: int) -> str:
+    if column == 0:
+        return text
+    pad = " " * column
+    lines = text.split("\n")
+    return "\n".join([lines[0]] + [pad + line if line else line for line in lines[1:]])
+
+
+class RoundTrip:
+    """A ruamel view of one item: `data` is edited in place, `text()` renders it."""
+
+    def __init__(self, item: Item, source: str) -> None:
+        self.item = item
+        self._style = _indent_style(item.node)
+        self._source = source
+        self.data: Any = _yaml(*self._style).load(_dedent(source, item.column))
+
+    def text(self) -> str:
+        if self.item.in_flow:
+            # Inside a flow sequence (JSON input) an item must stay on flow syntax.
+            import json
+
+            return json.dumps(to_plain(self.data), ensure_ascii=False)
+        buf = io.StringIO()
+        _yaml(*self._style).dump(self.data, buf)
+        out = buf.getvalue()
+        if not self._source.endswith("\n"):
+            out = out.rstrip("\n")
+        return _indent(out, self.item.column)
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's commented containers and scalar subclasses as plain JSON-able data."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def to_ruamel(value: Any) -> Any:
+    """Plain data as ruamel containers, so inserted mappings keep their key order and
+    inserted strings that a YAML 1.1 reader would take for another type are quoted."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[k] = to_ruamel(v)
+        return out
+    if isinstance(value, list):
+        return CommentedSeq(to_ruamel(v) for v in value)
+    if isinstance(value, str) and not isinstance(value, ScalarString) and needs_quotes(value):
+        return DoubleQuotedScalarString(value)
+    return value

@@ -1,0 +1,218 @@
+"""The ModelService resource (llm-d.ai/v1alpha1) as the function reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from krmfn.names import NameError_, sanitize
+from krmfn.sources import Options, Source, SourceError, parse_uri
+
+API_VERSION = "llm-d.ai/v1alpha1"
+KIND = "ModelService"
+ROLES = ("decode", "prefill")
+
+
+class _Model(BaseModel):
+    # strict: a string where the API wants a number (or the reverse) is an error, as the
+    # API server would say; extra: the CRD has fields this function does not read.
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+
+class EnvVar(_Model):
+    name: str
+    value: str | None = None
+    valueFrom: dict[str, Any] | None = None
+
+
+class Resources(_Model):
+    limits: dict[str, str | int | float] | None = None
+    requests: dict[str, str | int | float] | None = None
+
+
+class ContainerSpec(_Model):
+    name: str
+    image: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: list[EnvVar] | None = None
+    envFrom: list[dict[str, Any]] | None = None
+    resources: Resources | None = None
+    mountModelVolume: bool = False
+
+
+class AcceleratorTypes(_Model):
+    labelKey: str
+    labelValues: list[str] = Field(min_length=1)
+
+
+class Role(_Model):
+    replicas: int | None = Field(default=None, ge=0)
+    containers: list[ContainerSpec] | None = None
+    initContainers: list[ContainerSpec] | None = None
+    acceleratorTypes: AcceleratorTypes | None = None
+
+
+class Port(_Model):
+    name: str
+    port: int
+
+
+class Routing(_Model):
+    modelName: str = Field(min_length=1)
+    ports: list[Port] | None = None
+
+
+class ModelArtifacts(_Model):
+    uri: str
+    authSecretName: str | None = None
+    size: str | int | float | None = None
+
+
+class Spec(_Model):
+    routing: Routing
+    modelArtifacts: ModelArtifacts
+    decoupleScaling: bool = False
+    decode: Role | None = None
+    prefill: Role | None = None
+
+
+class Manifest(_Model):
+    spec: Spec
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One validation problem: the field path and what is wrong with it."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ModelService:
+    name: str
+    namespace: str
+    spec: Spec
+    source: Source
+    sanitized_model_name: str
+
+    def role(self, role: str) -> Role | None:
+        value: Role | None = getattr(self.spec, role)
+        return value
+
+    def variables(self) -> dict[str, str]:
+        """The template variables of the behaviour spec, section 6."""
+        name = self.name
+        return {
+            "ModelServiceName": name,
+            "ModelServiceNamespace": self.namespace,
+            "ModelName": self.spec.routing.modelName,
+            "SanitizedModelName": self.sanitized_model_name,
+            "HFModelName": self.source.hf_model_name,
+            "ModelPath": self.source.model_path,
+            "MountedModelPath": self.source.mounted_model_path,
+            "AuthSecretName": self.spec.modelArtifacts.authSecretName or "",
+            "DecodeDeploymentName": sanitize(f"{name}-decode"),
+            "PrefillDeploymentName": sanitize(f"{name}-prefill"),
+            "DecodeServiceName": sanitize(f"{name}-service-decode"),
+            "PrefillServiceName": sanitize(f"{name}-service-prefill"),
+            "EPPDeploymentName": sanitize(f"{name}-epp"),
+            "EPPServiceName": sanitize(f"{name}-epp-service"),
+            "InferencePoolName": sanitize(f"{name}-inference-pool"),
+            "InferenceModelName": name,
+        }
+
+    def ports(self) -> dict[str, int]:
+        return {p.name: p.port for p in self.spec.routing.ports or []}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _type_name(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind.endswith("_type") or kind in ("model_type", "model_attributes_type"):
+        expected = {
+            "string_type": "a string",
+            "int_type": "an integer",
+            "bool_type": "a boolean",
+            "list_type": "a list",
+            "dict_type": "a mapping",
+            "model_type": "a mapping",
+            "float_type": "a number",
+        }.get(kind, kind.removesuffix("_type"))
+        return f"must be {expected}, not {_type_name(error['input'])}"
+    return str(error["msg"]).lower()
+
+
+def load(name: str, namespace: str, data: Any, mount_root: str) -> ModelService | list[Invalid]:
+    """Validate one ModelService; every problem found is returned with its field path."""
+    if not isinstance(data, dict):
+        return [Invalid("", f"must be a mapping, not {_type_name(data)}")]
+    try:
+        manifest = Manifest.model_validate({"spec": data.get("spec")})
+    except ValidationError as exc:
+        problems: dict[str, Invalid] = {}
+        for error in exc.errors():
+            # A union reports one error per member; keep the first per field.
+            loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+            path = _path(loc)
+            problems.setdefault(path, Invalid(path, _describe(error)))
+        return list(problems.values())
+    spec = manifest.spec
+    problems_list: list[Invalid] = []
+    artifacts = spec.modelArtifacts
+    options = Options(
+        mount_root=mount_root,
+        auth_secret_name=artifacts.authSecretName or "",
+        size=artifacts.size,
+    )
+    source: Source | None = None
+    try:
+        source = parse_uri(artifacts.uri, options)
+    except SourceError as exc:
+        field = "spec.modelArtifacts.size" if str(exc).startswith("size ") else ""
+        problems_list.append(Invalid(field or "spec.modelArtifacts.uri", str(exc)))
+    sanitized = ""
+    try:
+        sanitized = sanitize(spec.routing.modelName)
+        for role in ROLES:
+            sanitize(f"{name}-{role}")
+    except NameError_ as exc:
+        problems_list.append(
+            Invalid("spec.routing.modelName" if not sanitized else "metadata.name", str(exc))
+        )
+    if problems_list or source is None:
+        return problems_list
+    return ModelService(name, namespace, spec, source, sanitized)
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic names union members in the location ("str", "int", "function-after[...]").
+    return isinstance(part, str) and (
+        part in ("str", "int", "float", "bool", "list[str]", "dict[str,any]") or "[" in part
+    )

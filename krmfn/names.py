@@ -1,0 +1,36 @@
+"""Kubernetes-safe names, as the llm-d controller derived them."""
+
+from __future__ import annotations
+
+import re
+
+_OUTSIDE = re.compile(r"[^a-z0-9-]+")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+MAX_LABEL = 63
+
+
+class NameError_(ValueError):
+    """A name that cannot be made a valid DNS-1123 label."""
+
+
+def sanitize(value: str) -> str:
+    """Lower-case, runs outside [a-z0-9-] become one '-', trim '-._', cut to 63.
+
+    >>> sanitize("ibm-granite/granite-3.3-2b-instruct")
+    'ibm-granite-granite-3-3-2b-instruct'
+    """
+    out = _OUTSIDE.sub("-", value.strip().lower()).strip("-._")[:MAX_LABEL]
+    if not _DNS1123_LABEL.match(out):
+        raise NameError_(
+            f"{value!r} sanitises to {out!r}, which is not a valid DNS-1123 label"
+            " (lower-case letters, digits and '-', starting and ending with a letter or digit,"
+            " at most 63 characters)"
+        )
+    return out
+
+
+def is_dns1123_subdomain(value: str) -> bool:
+    return len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))

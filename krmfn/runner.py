@@ -1,0 +1,64 @@
+"""Bytes in, bytes out: reading the input, running the function, rendering results.
+
+Whatever happens, the output holds every item that came in: an input that cannot be
+read comes back unchanged (with the error on stderr), and an unexpected failure inside
+the function is reported as an error result on the unchanged list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from krmfn.krm import Document, InputError, Result, Severity
+from krmfn.krm.document import Mode, decode, read_document
+from krmfn.krm.results import ResourceRef, stderr_lines
+
+
+def _config(doc: Document, config_text: str | None) -> tuple[Any, list[Result]]:
+    from krmfn.config import API_VERSION, KIND, ConfigError, parse_config
+
+    raw = doc.function_config
+    if config_text is not None:
+        import yaml
+
+        try:
+            raw = yaml.load(config_text, Loader=yaml.CSafeLoader)
+        except yaml.YAMLError as exc:
+            return None, [Result(f"function config is not valid YAML: {exc}", Severity.ERROR)]
+    try:
+        return parse_config(raw), []
+    except ConfigError as exc:
+        ref = None
+        if isinstance(raw, dict):
+            metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+            ref = ResourceRef(
+                str(raw.get("apiVersion", API_VERSION)),
+                str(raw.get("kind", KIND)),
+                str((metadata or {}).get("name", "")),
+                str((metadata or {}).get("namespace", "") or ""),
+            )
+        message = f"function config: {exc.message}"
+        return None, [Result(message, Severity.ERROR, ref, exc.path)]
+
+
+def run_function(
+    raw: bytes, mode: Mode, config_text: str | None = None
+) -> tuple[str, list[str], bool]:
+    """Returns (output text, stderr lines, failed)."""
+    try:
+        text = decode(raw)
+        doc = read_document(text, mode)
+    except InputError as exc:
+        result = Result(exc.message, Severity.ERROR)
+        return raw.decode("utf-8", "replace"), stderr_lines([result]), True
+    config, results = _config(doc, config_text)
+    if config is not None:
+        from krmfn.function import process
+
+        try:
+            results = process(doc, config)
+        except Exception as exc:  # never a traceback, never a lost item
+            doc = read_document(text, mode)
+            results = [Result(f"internal error: {type(exc).__name__}: {exc}", Severity.ERROR)]
+    failed = any(r.severity is Severity.ERROR for r in results)
+    return doc.render(results), stderr_lines(results), failed
