@@ -33,6 +33,8 @@ class _Absent:
 
 
 ABSENT: Any = _Absent()
+# New keys that read best at the top of their mapping, as kubectl and Helm write them.
+_FIRST_KEYS = frozenset({"metadata", "replicas"})
 Path = list[Any]
 
 
@@ -82,6 +84,9 @@ def _write(root: Any, path: Path, value: Any) -> None:
             del parent[last]
         return
     new = to_ruamel(value)
+    if isinstance(last, str) and last in _FIRST_KEYS and last not in parent:
+        parent.insert(0, last, new)
+        return
     if isinstance(last, list):
         index = _find(parent, last)
         if index >= 0:

@@ -1,0 +1,60 @@
+"""Section 5 of the behaviour spec: after a ModelService edit, running on the already
+rewritten workloads gives what running on the original workloads gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.golden import FIXTURES, command, fixture_input, run_cli
+from tests.test_golden import strip_results
+
+EDITS = {
+    "hf to pvc": ("uri: hf://facebook/opt-125m", "uri: pvc://opt-weights/models/opt"),
+    "auth secret removed": ("      authSecretName: hf-secret\n", ""),
+    "size changed": ("size: 5Gi", "size: 20Gi"),
+    "args added": (
+        "      containers:\n      - name: vllm\n        mountModelVolume: true\n",
+        "      containers:\n      - name: vllm\n        args: [--max-model-len, '4096']\n"
+        "        mountModelVolume: true\n",
+    ),
+    "init container unmarked": (
+        "      - name: fetch\n        mountModelVolume: true\n",
+        "      - name: fetch\n",
+    ),
+    "replicas changed": ("      replicas: 2\n", "      replicas: 3\n"),
+    "scaling decoupled": ("    decode:\n", "    decoupleScaling: true\n    decode:\n"),
+    "image set": (
+        "      - name: vllm\n        mountModelVolume: true\n",
+        "      - name: vllm\n        image: vllm/vllm-openai:v0.9.0\n        mountModelVolume: true\n",
+    ),
+}
+
+
+def _run(data: bytes) -> str:
+    case = FIXTURES / "hf-basic"
+    outcome = run_cli(command(case), data)
+    assert outcome.status == 0, outcome.stderr.decode()
+    return outcome.stdout.decode()
+
+
+@pytest.mark.parametrize("edit", list(EDITS), ids=list(EDITS))
+def test_edit_converges(edit: str) -> None:
+    old, new = EDITS[edit]
+    original = fixture_input(FIXTURES / "hf-basic").decode()
+    assert original.count(old) == 1
+    fresh = _run(original.replace(old, new).encode())
+    rewritten = strip_results(_run(original.encode()))
+    assert rewritten.count(old) == 1
+    again = _run(rewritten.replace(old, new).encode())
+    assert again == fresh
+
+
+def test_edits_in_sequence_converge() -> None:
+    original = fixture_input(FIXTURES / "hf-basic").decode()
+    current, edited = original, original
+    for old, new in EDITS.values():
+        if edited.count(old) != 1:
+            continue
+        edited = edited.replace(old, new)
+        current = strip_results(_run(current.replace(old, new).encode()))
+    assert current == strip_results(_run(edited.encode()))

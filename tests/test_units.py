@@ -1,0 +1,203 @@
+"""Unit tests of the parts: URI parsing, sanitising, discovery, merging, the journal."""
+
+from __future__ import annotations
+
+import pytest
+
+from krmfn.journal import Journal, undo
+from krmfn.krm.document import read_document
+from krmfn.krm.roundtrip import to_plain, to_ruamel
+from krmfn.modelservice import Invalid, ModelService, load
+from krmfn.names import NameError_, sanitize
+from krmfn.sources import HuggingFace, Options, PersistentVolumeClaim, SourceError, parse_uri
+from krmfn.targets import discover
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("facebook/opt-125m", "facebook-opt-125m"),
+        ("ibm-granite/granite-3.3-2b-instruct", "ibm-granite-granite-3-3-2b-instruct"),
+        ("modelName", "modelname"),
+        ("  Qwen/Qwen2.5-7B  ", "qwen-qwen2-5-7b"),
+        ("a__b..c", "a-b-c"),
+        ("x" * 70, "x" * 63),
+    ],
+)
+def test_sanitize(raw: str, expected: str) -> None:
+    assert sanitize(raw) == expected
+
+
+def test_sanitize_cut_leaving_a_dash_is_an_error() -> None:
+    with pytest.raises(NameError_) as exc:
+        sanitize("a" * 62 + "/b")
+    assert str(exc.value) == (
+        f"{'a' * 62 + '/b'!r} sanitises to {'a' * 62 + '-'!r}, which is not a valid DNS-1123"
+        " label (lower-case letters, digits and '-', starting and ending with a letter or"
+        " digit, at most 63 characters)"
+    )
+
+
+def test_hf_uri() -> None:
+    source = parse_uri("hf://facebook/opt-125m", Options(auth_secret_name="s", size="5Gi"))
+    assert isinstance(source, HuggingFace)
+    assert (source.hf_model_name, source.model_path, source.mounted_model_path) == (
+        "facebook/opt-125m",
+        "facebook/opt-125m",
+        "/model-cache",
+    )
+    assert source.volume() == {"emptyDir": {"sizeLimit": "5Gi"}}
+    assert source.mount() == {"name": "model-storage", "mountPath": "/model-cache"}
+    assert source.env() == [
+        {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "HF_TOKEN"}}},
+        {"name": "HF_HOME", "value": "/model-cache"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "path", "mounted"),
+    [
+        ("pvc://granite-pvc/path/to/granite", "path/to/granite", "/model-cache/path/to/granite"),
+        (
+            "pvc://granite-pvc/path//to/./granite/",
+            "path/to/granite",
+            "/model-cache/path/to/granite",
+        ),
+        ("pvc://granite-pvc", "", "/model-cache"),
+        ("pvc://granite-pvc/", "", "/model-cache"),
+    ],
+)
+def test_pvc_uri(uri: str, path: str, mounted: str) -> None:
+    source = parse_uri(uri, Options(auth_secret_name="ignored", size="1Gi"))
+    assert isinstance(source, PersistentVolumeClaim)
+    assert (source.claim, source.model_path, source.mounted_model_path) == (
+        "granite-pvc",
+        path,
+        mounted,
+    )
+    assert source.volume() == {
+        "persistentVolumeClaim": {"claimName": "granite-pvc", "readOnly": True}
+    }
+    assert source.mount() == {
+        "name": "model-storage",
+        "mountPath": "/model-cache",
+        "readOnly": True,
+    }
+    assert source.env() == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("HF://a/b", "unsupported URI 'HF://a/b'; supported schemes: hf://, pvc://"),
+        ("oci://quay.io/x", "unsupported URI 'oci://quay.io/x'; supported schemes: hf://, pvc://"),
+        ("facebook/opt", "unsupported URI 'facebook/opt'; supported schemes: hf://, pvc://"),
+        (
+            "hf://a",
+            "'hf://a' must be hf://<repo-id>/<model-id>, with exactly two non-empty segments",
+        ),
+        (
+            "hf://a/",
+            "'hf://a/' must be hf://<repo-id>/<model-id>, with exactly two non-empty segments",
+        ),
+        (
+            "hf://a/b..c",
+            "'hf://a/b..c': 'b..c' is not a valid Hugging Face id (letters, digits, '.', '_', '-';"
+            " no '--' or '..'; at most 96 characters)",
+        ),
+        (
+            "hf://a/" + "m" * 97,
+            f"'hf://a/{'m' * 97}': '{'m' * 97}' is not a valid Hugging Face id (letters, digits,"
+            " '.', '_', '-'; no '--' or '..'; at most 96 characters)",
+        ),
+        ("pvc://c/a/../b", "'pvc://c/a/../b': the path must not contain a '..' segment"),
+        (
+            "pvc:///x",
+            "'pvc:///x': claim '' is not a valid PersistentVolumeClaim name (a DNS-1123 subdomain:"
+            " lower-case letters, digits, '-' and '.')",
+        ),
+    ],
+)
+def test_bad_uris(uri: str, message: str) -> None:
+    with pytest.raises(SourceError) as exc:
+        parse_uri(uri, Options())
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("size", ["5Gi", "500M", "1e9", "1.5Ti", 1024, "100m"])
+def test_sizes(size: str | int) -> None:
+    assert parse_uri("hf://a/b", Options(size=size)).volume() == {"emptyDir": {"sizeLimit": size}}
+
+
+def test_model_service_validation_paths() -> None:
+    problems = load("x", "ns", {"spec": {"routing": {"modelName": 3}, "decode": []}}, "/m")
+    assert problems == [
+        Invalid("spec.routing.modelName", "must be a string, not an integer"),
+        Invalid("spec.modelArtifacts", "is required"),
+        Invalid("spec.decode", "must be a mapping, not a list"),
+    ]
+
+
+def test_discovery_rules() -> None:
+    text = """kind: ResourceList
+items:
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: a-decode, namespace: n}}
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: owned, namespace: n,
+   labels: {llm-d.ai/role: prefill},
+   ownerReferences: [{apiVersion: llm-d.ai/v1alpha1, kind: ModelService, name: a}]}}
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: by-label, namespace: n,
+   labels: {llm-d.ai/role: decode, llm-d.ai/model: org-m}}}
+- {apiVersion: apps/v1, kind: Deployment, metadata: {name: a-decode, namespace: other}}
+- {apiVersion: apps/v2, kind: Deployment, metadata: {name: a-prefill, namespace: n}}
+"""
+    doc = read_document(text, "resourcelist")
+    spec = {
+        "routing": {"modelName": "org/m"},
+        "modelArtifacts": {"uri": "hf://org/m"},
+        "decode": {},
+        "prefill": {},
+    }
+    ms = load("a", "n", {"spec": spec}, "/model-cache")
+    assert isinstance(ms, ModelService)
+    found = discover(doc.items, [ms], ("Deployment",))
+    assert [(t.item.name, t.role, t.how) for t in found.targets["n/a"]] == [
+        ("a-decode", "decode", "name"),
+        ("owned", "prefill", "ownerReference"),
+        ("by-label", "decode", "labels"),
+    ]
+    assert found.conflicts == {}
+
+
+def test_journal_undo_restores_and_respects_user_changes() -> None:
+    obj = to_ruamel({"env": [{"name": "A", "value": "1"}], "args": ["x"]})
+    journal = Journal(obj)
+    journal.set(["env", ["name", "A"]], {"name": "A", "value": "2"})
+    journal.set(["env", ["name", "B"]], {"name": "B", "value": "3"})
+    journal.prefix(["args"], ["--first"])
+    journal.set(["image"], "img")
+    assert to_plain(obj) == {
+        "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}],
+        "args": ["--first", "x"],
+        "image": "img",
+    }
+    obj["image"] = "changed-by-user"
+    undo(obj, journal.ops)
+    assert to_plain(obj) == {
+        "env": [{"name": "A", "value": "1"}],
+        "args": ["x"],
+        "image": "changed-by-user",
+    }
+
+
+def test_inserted_yaml11_booleans_are_quoted() -> None:
+    from krmfn.krm.roundtrip import needs_quotes
+
+    assert [needs_quotes(v) for v in ("yes", "on", "12:30", "0777", "true", "8000", "abc")] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
