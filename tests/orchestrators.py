@@ -1,0 +1,165 @@
+"""Running krmfn the way each orchestrator runs it: kustomize (through a stand-in
+`docker`), kpt, the Helm post-renderer wrapper and the Argo CD plugin command.
+
+The expected outputs checked in beside the examples are what these runs gave. After a
+deliberate change to krmfn, regenerate them all, then review the diff:
+
+    python -m tests.orchestrators --update
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = "ghcr.io/llm-d-incubation/krmfn:v0.1.0"
+DOCKER_STANDIN = ROOT / "tests" / "standins" / "docker-local"
+
+KUSTOMIZE_EXAMPLE = ROOT / "kustomization-example"
+KUSTOMIZE_EXPECTED = KUSTOMIZE_EXAMPLE / "expected.yaml"
+KPT_PACKAGE = ROOT / "examples" / "kpt-package"
+KPT_EXPECTED = KPT_PACKAGE / ".expected"
+ARGOCD_APP = ROOT / "examples" / "argocd-app"
+ARGOCD_EXPECTED = ARGOCD_APP / ".expected" / "generate.yaml"
+ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
+HELM_POST_RENDERER = ROOT / "integrations" / "helm" / "krmfn-post-renderer"
+SHARED = ROOT.parent / "shared"
+HELM_CHART_OUTPUT = SHARED / "real-world" / "llm-d-modelservice-chart" / "output-pd.yaml"
+HELM_MODELSERVICE = ROOT / "tests" / "helm" / "modelservice.yaml"
+HELM_EXPECTED = ROOT / "tests" / "helm" / "expected-output-pd.yaml"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stdout: bytes
+    stderr: bytes
+    status: int
+
+
+def uri_error(ref: str, uri: str) -> re.Pattern[bytes]:
+    """The error line for an unknown scheme; the list of supported schemes grows."""
+    return re.compile(
+        re.escape(
+            f"[error] llm-d.ai/v1alpha1/ModelService/{ref} spec.modelArtifacts.uri:"
+            f" unsupported URI '{uri}'; supported schemes: hf://, pvc://"
+        ).encode()
+        + rb"(, [a-z+]+://)*$",
+        re.MULTILINE,
+    )
+
+
+def tool_env(bin_dir: Path) -> dict[str, str]:
+    """The environment of a user who has krmfn installed: `krmfn` on PATH runs this
+    checkout with the test interpreter, and `docker` is the stand-in that runs it for
+    the image name. Orchestrators pass their environment on to what they start."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (bin_dir / "docker").symlink_to(DOCKER_STANDIN)
+    krmfn = bin_dir / "krmfn"
+    krmfn.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m krmfn "$@"\n')
+    krmfn.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def run(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, data: bytes = b""
+) -> Outcome:
+    proc = subprocess.run(
+        args, input=data, capture_output=True, check=False, cwd=cwd or ROOT, env=env
+    )
+    return Outcome(proc.stdout, proc.stderr, proc.returncode)
+
+
+def kustomize_build(directory: Path, env: dict[str, str]) -> Outcome:
+    return run(["kubectl", "kustomize", "--enable-alpha-plugins", str(directory)], env)
+
+
+def package_files(directory: Path) -> dict[str, bytes]:
+    """Every file of a kpt package but the hidden ones (.expected/, .krmignore)."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    }
+
+
+def copy_package(source: Path, destination: Path) -> Path:
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".expected"))
+    return destination
+
+
+def kpt_render(package: Path, env: dict[str, str]) -> Outcome:
+    return run(["kpt", "fn", "render", "--allow-exec", str(package)], env)
+
+
+def helm_input() -> bytes:
+    """Helm's stream as the post-renderer receives it: the chart's own output with the
+    ModelService appended as one more template would."""
+    return HELM_CHART_OUTPUT.read_bytes() + HELM_MODELSERVICE.read_bytes()
+
+
+def post_render(data: bytes, env: dict[str, str]) -> Outcome:
+    """Helm 3 runs the --post-renderer executable with the rendered stream on stdin."""
+    return run([str(HELM_POST_RENDERER)], env, data=data)
+
+
+def generate_command() -> list[str]:
+    spec = yaml.safe_load(ARGOCD_PLUGIN.read_text())["spec"]["generate"]
+    return [*spec["command"], *spec.get("args", [])]
+
+
+def cmp_env(env: dict[str, str], **app_env: str) -> dict[str, str]:
+    """What argocd-cmp-server sets: the app's name and namespace, and the Application's
+    `plugin.env` entries prefixed with ARGOCD_ENV_."""
+    out = dict(env)
+    out.update(ARGOCD_APP_NAME="llm-d-opt", ARGOCD_APP_NAMESPACE="llm-d")
+    out.update({f"ARGOCD_ENV_{name}": value for name, value in app_env.items()})
+    return out
+
+
+def cmp_generate(app_dir: Path, env: dict[str, str]) -> Outcome:
+    return run(generate_command(), env, cwd=app_dir)
+
+
+def update() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = tool_env(Path(tmp) / "bin")
+
+        built = kustomize_build(KUSTOMIZE_EXAMPLE, env)
+        KUSTOMIZE_EXPECTED.write_bytes(built.stdout)
+        print(f"{KUSTOMIZE_EXPECTED.relative_to(ROOT)}: exit status {built.status}")
+
+        package = copy_package(KPT_PACKAGE, Path(tmp) / "kpt-package")
+        rendered = kpt_render(package, env)
+        shutil.rmtree(KPT_EXPECTED, ignore_errors=True)
+        for name, content in package_files(package).items():
+            (KPT_EXPECTED / name).parent.mkdir(parents=True, exist_ok=True)
+            (KPT_EXPECTED / name).write_bytes(content)
+        print(f"{KPT_EXPECTED.relative_to(ROOT)}/: exit status {rendered.status}")
+
+        helm = post_render(helm_input(), env)
+        HELM_EXPECTED.write_bytes(helm.stdout)
+        print(f"{HELM_EXPECTED.relative_to(ROOT)}: exit status {helm.status}")
+
+        generated = cmp_generate(ARGOCD_APP, cmp_env(env))
+        ARGOCD_EXPECTED.parent.mkdir(exist_ok=True)
+        ARGOCD_EXPECTED.write_bytes(generated.stdout)
+        print(f"{ARGOCD_EXPECTED.relative_to(ROOT)}: exit status {generated.status}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit("usage: python -m tests.orchestrators --update")
+    update()
