@@ -129,8 +129,13 @@ def _merge_container(
         journal.set(path + ["image"], spec.image)
     if spec.command:
         journal.set(path + ["command"], list(spec.command))
-    if spec.args:
-        journal.prefix(path + ["args"], list(spec.args))
+    args = list(spec.args or [])
+    revision = source.revision
+    if spec.mountModelVolume and revision and not _has_revision(journal.get(path + ["args"]), args):
+        # vLLM takes the revision as an option; options may precede the model argument.
+        args.append(f"--revision={revision}")
+    if args:
+        journal.prefix(path + ["args"], args)
     explicit_env = set()
     for var in spec.env or []:
         explicit_env.add(var.name)
@@ -169,6 +174,11 @@ def _merge_container(
         if entry["name"] not in explicit_env:
             journal.ensure(path + ["env"], [])
             journal.set(path + ["env", ["name", entry["name"]]], entry)
+
+
+def _has_revision(own: Any, args: list[str]) -> bool:
+    given = [*args, *(own if isinstance(own, list) else [])]
+    return any(str(a) == "--revision" or str(a).startswith("--revision=") for a in given)
 
 
 def _index(containers: Any, name: str) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from krmfn.sources import DEFAULT_MOUNT_ROOT
 
@@ -32,6 +32,11 @@ class Config(BaseModel):
     kinds: tuple[str, ...] = ("Deployment",)
     strict: bool = False
     mountRoot: str = DEFAULT_MOUNT_ROOT
+    readOnly: bool | None = None
+    emptyDirMedium: Literal["", "Memory"] = ""
+    tokenSecretKey: str = Field(default="HF_TOKEN", min_length=1)
+    tokenOptional: bool = False
+    imagePullPolicy: Literal["", "Always", "IfNotPresent", "Never"] = ""
 
     @field_validator("kinds")
     @classmethod
@@ -55,6 +60,7 @@ class Config(BaseModel):
 
 
 _BOOLS = {"true": True, "false": False}
+_BOOL_FIELDS = ("strict", "readOnly", "tokenOptional")
 
 
 def _from_strings(data: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +71,7 @@ def _from_strings(data: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"must be a string in a ConfigMap, not {value!r}", f"data.{key}")
         if key == "kinds":
             out[key] = tuple(k.strip() for k in value.split(",") if k.strip())
-        elif key == "strict":
+        elif key in _BOOL_FIELDS:
             if value.lower() not in _BOOLS:
                 raise ConfigError(f"must be 'true' or 'false', not {value!r}", f"data.{key}")
             out[key] = _BOOLS[value.lower()]
@@ -110,7 +116,7 @@ def parse_config(function_config: Any) -> Config:
         return _raise(message, f"{prefix}.{where}")
 
 
-_FIELDS = ("kinds", "strict", "mountRoot")
+_FIELDS = tuple(Config.model_fields)
 
 
 def _raise(message: str, path: str) -> Config:

@@ -144,7 +144,7 @@ def process(doc: Document, config: Config) -> list[Result]:
     for item in doc.items:
         if item.kind != KIND or item.api_version != API_VERSION:
             continue
-        loaded = load(item.name, item.namespace, item.construct(), config.mountRoot)
+        loaded = load(item.name, item.namespace, item.construct(), config)
         if isinstance(loaded, ModelService):
             services.append((item, loaded))
             continue
@@ -165,5 +165,7 @@ def process(doc: Document, config: Config) -> list[Result]:
                 item, severity, f"no workload found; looked for {looked_for(ms, config.kinds)}"
             )
             continue
+        for warning in ms.source.warnings():
+            ctx.result(item, Severity.WARNING, warning, "spec.modelArtifacts.uri")
         _apply_service(ctx, item, ms, targets)
     return ctx.results

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from krmfn.config import Config
 from krmfn.names import NameError_, sanitize
 from krmfn.sources import Options, Source, SourceError, parse_uri
 
@@ -69,6 +70,7 @@ class ModelArtifacts(_Model):
     uri: str
     authSecretName: str | None = None
     size: str | int | float | None = None
+    pullPolicy: str | None = None
 
 
 class Spec(_Model):
@@ -123,6 +125,7 @@ class ModelService:
             "EPPServiceName": sanitize(f"{name}-epp-service"),
             "InferencePoolName": sanitize(f"{name}-inference-pool"),
             "InferenceModelName": name,
+            "Revision": self.source.revision,
         }
 
     def ports(self) -> dict[str, int]:
@@ -169,7 +172,7 @@ def _describe(error: Any) -> str:
     return str(error["msg"]).lower()
 
 
-def load(name: str, namespace: str, data: Any, mount_root: str) -> ModelService | list[Invalid]:
+def load(name: str, namespace: str, data: Any, config: Config) -> ModelService | list[Invalid]:
     """Validate one ModelService; every problem found is returned with its field path."""
     if not isinstance(data, dict):
         return [Invalid("", f"must be a mapping, not {_type_name(data)}")]
@@ -187,16 +190,21 @@ def load(name: str, namespace: str, data: Any, mount_root: str) -> ModelService 
     problems_list: list[Invalid] = []
     artifacts = spec.modelArtifacts
     options = Options(
-        mount_root=mount_root,
+        mount_root=config.mountRoot,
         auth_secret_name=artifacts.authSecretName or "",
         size=artifacts.size,
+        read_only=config.readOnly,
+        medium=config.emptyDirMedium,
+        token_key=config.tokenSecretKey,
+        token_optional=config.tokenOptional,
+        pull_policy=artifacts.pullPolicy or config.imagePullPolicy,
     )
     source: Source | None = None
     try:
         source = parse_uri(artifacts.uri, options)
     except SourceError as exc:
-        field = "spec.modelArtifacts.size" if str(exc).startswith("size ") else ""
-        problems_list.append(Invalid(field or "spec.modelArtifacts.uri", str(exc)))
+        field = {"size": "size", "pull": "pullPolicy"}.get(str(exc).split(" ")[0], "uri")
+        problems_list.append(Invalid(f"spec.modelArtifacts.{field}", str(exc)))
     sanitized = ""
     try:
         sanitized = sanitize(spec.routing.modelName)

@@ -17,6 +17,7 @@ VOLUME_NAME = "model-storage"
 DEFAULT_MOUNT_ROOT = "/model-cache"
 
 _HF_ID = re.compile(r"^[A-Za-z0-9._-]{1,96}$")
+_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
 _QUANTITY = re.compile(
     r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
 )
@@ -26,6 +27,16 @@ class SourceError(ValueError):
     """A URI or artifact field that cannot be used; the message says why."""
 
 
+_OCI_REFERENCE = re.compile(
+    r"^(?P<registry>[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(:[0-9]+)?)"
+    r"/(?P<repository>[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+
+
 @dataclass(frozen=True)
 class Options:
     """What the function config and the ModelService let a user tune."""
@@ -33,6 +44,11 @@ class Options:
     mount_root: str = DEFAULT_MOUNT_ROOT
     auth_secret_name: str = ""
     size: str | int | float | None = None
+    read_only: bool | None = None  # None: the source's own default
+    medium: str = ""  # emptyDir medium: "" (node disk) or "Memory"
+    token_key: str = "HF_TOKEN"
+    token_optional: bool = False
+    pull_policy: str = ""  # oci://: "" means by tag (Always for latest)
 
 
 @dataclass(frozen=True)
@@ -69,9 +85,28 @@ class Source:
             mount["readOnly"] = True
         return mount
 
+    @property
+    def revision(self) -> str:
+        return ""
+
+    def warnings(self) -> list[str]:
+        return []
+
     def describe(self) -> str:
         """For the info result: what went into the pods."""
         raise NotImplementedError
+
+    def token_env(self) -> list[dict[str, Any]]:
+        if not self.options.auth_secret_name:
+            return []
+        ref: dict[str, Any] = {"name": self.options.auth_secret_name, "key": self.options.token_key}
+        if self.options.token_optional:
+            ref["optional"] = True
+        return [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": ref}}]
+
+    def _subpath(self, path: str) -> str:
+        root = self.options.mount_root
+        return f"{root.rstrip('/')}/{path}" if path else root
 
 
 def _hf_id(uri: str, segment: str) -> str:
@@ -98,40 +133,44 @@ class HuggingFace(Source):
     scheme: ClassVar[str] = "hf"
     repo: str = ""
     model: str = ""
+    rev: str = ""
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFace:
+        rest, at, revision = rest.partition("@")
+        if at and not _REVISION.match(revision):
+            raise SourceError(
+                f"{uri!r}: revision {revision!r} is not a branch, tag or commit"
+                " (letters, digits, '.', '_', '-', '/'; at most 255 characters)"
+            )
         segments = rest.split("/")
         if len(segments) != 2 or not all(segments):
             raise SourceError(
-                f"{uri!r} must be hf://<repo-id>/<model-id>, with exactly two non-empty segments"
+                f"{uri!r} must be hf://<repo-id>/<model-id>[@<revision>],"
+                " with exactly two non-empty segments"
             )
         if options.size is not None:
             _quantity(options.size)
-        return cls(uri, options, _hf_id(uri, segments[0]), _hf_id(uri, segments[1]))
+        return cls(uri, options, _hf_id(uri, segments[0]), _hf_id(uri, segments[1]), revision)
 
     def volume(self) -> dict[str, Any]:
-        if self.options.size is None:
-            return {"emptyDir": {}}
-        return {"emptyDir": {"sizeLimit": self.options.size}}
+        empty_dir: dict[str, Any] = {}
+        if self.options.medium:
+            empty_dir["medium"] = self.options.medium
+        if self.options.size is not None:
+            empty_dir["sizeLimit"] = self.options.size
+        return {"emptyDir": empty_dir}
+
+    @property
+    def revision(self) -> str:
+        return self.rev
 
     @property
     def read_only(self) -> bool:
         return False  # the Hugging Face hub writes into its cache
 
     def env(self) -> list[dict[str, Any]]:
-        env: list[dict[str, Any]] = []
-        if self.options.auth_secret_name:
-            env.append(
-                {
-                    "name": "HF_TOKEN",
-                    "valueFrom": {
-                        "secretKeyRef": {"name": self.options.auth_secret_name, "key": "HF_TOKEN"}
-                    },
-                }
-            )
-        env.append({"name": "HF_HOME", "value": self.options.mount_root})
-        return env
+        return [*self.token_env(), {"name": "HF_HOME", "value": self.options.mount_root}]
 
     @property
     def hf_model_name(self) -> str:
@@ -147,7 +186,9 @@ class HuggingFace(Source):
 
     def describe(self) -> str:
         extra = ", HF_TOKEN from Secret " + self.options.auth_secret_name
-        return f"emptyDir volume, HF_HOME{extra if self.options.auth_secret_name else ''}"
+        revision = f", revision {self.rev}" if self.rev else ""
+        token = extra if self.options.auth_secret_name else ""
+        return f"emptyDir volume, HF_HOME{token}{revision}"
 
 
 @dataclass(frozen=True)
@@ -172,7 +213,104 @@ class PersistentVolumeClaim(Source):
         return cls(uri, options, claim, "/".join(segments))
 
     def volume(self) -> dict[str, Any]:
-        return {"persistentVolumeClaim": {"claimName": self.claim, "readOnly": True}}
+        claim: dict[str, Any] = {"claimName": self.claim}
+        if self.read_only:
+            claim["readOnly"] = True
+        return {"persistentVolumeClaim": claim}
+
+    @property
+    def read_only(self) -> bool:
+        return self.options.read_only is not False
+
+    @property
+    def model_path(self) -> str:
+        return self.path
+
+    @property
+    def mounted_model_path(self) -> str:
+        return self._subpath(self.path)
+
+    def describe(self) -> str:
+        mode = "read-only" if self.read_only else "writable"
+        return f"{mode} PersistentVolumeClaim {self.claim}"
+
+
+@dataclass(frozen=True)
+class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
+    """`pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>`: a Hugging Face hub cache kept
+    on a claim. Writable by default: the hub writes lock files even to read a cached model."""
+
+    scheme: ClassVar[str] = "pvc+hf"
+    repo: str = ""
+    model: str = ""
+
+    @classmethod
+    def parse(cls, uri: str, rest: str, options: Options) -> HuggingFaceCacheOnClaim:
+        claimed = PersistentVolumeClaim.parse(uri, rest, options)
+        segments = claimed.path.split("/") if claimed.path else []
+        if len(segments) < 2:
+            raise SourceError(f"{uri!r} must be pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>")
+        repo, model = (_hf_id(uri, s) for s in segments[-2:])
+        return cls(uri, options, claimed.claim, "/".join(segments[:-2]), repo, model)
+
+    @property
+    def read_only(self) -> bool:
+        return self.options.read_only is True
+
+    def env(self) -> list[dict[str, Any]]:
+        return [*self.token_env(), {"name": "HF_HUB_CACHE", "value": self._subpath(self.path)}]
+
+    @property
+    def hf_model_name(self) -> str:
+        return f"{self.repo}/{self.model}"
+
+    @property
+    def model_path(self) -> str:
+        return self.hf_model_name
+
+    def describe(self) -> str:
+        return f"{super().describe()} as Hugging Face cache {self._subpath(self.path)}"
+
+
+@dataclass(frozen=True)
+class ImageVolume(Source):
+    """`oci://<registry>/<repository>[:tag][@sha256:digest][//<path in image>]`: an image
+    volume (a "modelcar"), read-only by nature. The path after `//` names the model's folder
+    inside the image, as go-getter writes subdirectories."""
+
+    scheme: ClassVar[str] = "oci"
+    reference: str = ""
+    path: str = ""
+
+    @classmethod
+    def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:
+        reference, _, path = rest.partition("//")
+        match = _OCI_REFERENCE.match(reference)
+        if not match:
+            raise SourceError(
+                f"{uri!r}: {reference!r} is not an image reference"
+                " (<registry>/<repository>[:tag][@sha256:<64 hex digits>])"
+            )
+        segments = [s for s in path.split("/") if s and s != "."]
+        if ".." in segments:
+            raise SourceError(f"{uri!r}: the path must not contain a '..' segment")
+        if options.pull_policy and options.pull_policy not in PULL_POLICIES:
+            raise SourceError(
+                f"pull policy {options.pull_policy!r} is not one of {', '.join(PULL_POLICIES)}"
+            )
+        return cls(uri, options, reference, "/".join(segments))
+
+    @property
+    def _pull_policy(self) -> str:
+        if self.options.pull_policy:
+            return self.options.pull_policy
+        match = _OCI_REFERENCE.match(self.reference)
+        assert match is not None
+        tag, digest = match.group("tag"), match.group("digest")
+        return "Always" if not digest and tag in (None, "latest") else "IfNotPresent"
+
+    def volume(self) -> dict[str, Any]:
+        return {"image": {"reference": self.reference, "pullPolicy": self._pull_policy}}
 
     @property
     def read_only(self) -> bool:
@@ -184,16 +322,21 @@ class PersistentVolumeClaim(Source):
 
     @property
     def mounted_model_path(self) -> str:
-        root = self.options.mount_root
-        return f"{root.rstrip('/')}/{self.path}" if self.path else root
+        return self._subpath(self.path)
+
+    def warnings(self) -> list[str]:
+        return [
+            "image volumes need Kubernetes 1.35+ (or the ImageVolume feature gate on 1.33-1.34)"
+            " and containerd 2.1+ or CRI-O 1.31+ on the nodes"
+        ]
 
     def describe(self) -> str:
-        return f"read-only PersistentVolumeClaim {self.claim}"
+        return f"image volume {self.reference} ({self._pull_policy})"
 
 
-SCHEMES: dict[str, type[HuggingFace] | type[PersistentVolumeClaim]] = {
-    HuggingFace.scheme: HuggingFace,
-    PersistentVolumeClaim.scheme: PersistentVolumeClaim,
+SCHEMES: dict[str, Any] = {
+    kind.scheme: kind
+    for kind in (HuggingFace, PersistentVolumeClaim, HuggingFaceCacheOnClaim, ImageVolume)
 }
 
 
@@ -203,4 +346,5 @@ def parse_uri(uri: str, options: Options) -> Source:
     if kind is None:
         supported = ", ".join(f"{s}://" for s in SCHEMES)
         raise SourceError(f"unsupported URI {uri!r}; supported schemes: {supported}")
-    return kind.parse(uri, rest, options)
+    source: Source = kind.parse(uri, rest, options)
+    return source

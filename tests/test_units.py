@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from krmfn.config import Config
 from krmfn.journal import Journal, undo
 from krmfn.krm.document import read_document
 from krmfn.krm.roundtrip import to_plain, to_ruamel
@@ -89,16 +90,25 @@ def test_pvc_uri(uri: str, path: str, mounted: str) -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("HF://a/b", "unsupported URI 'HF://a/b'; supported schemes: hf://, pvc://"),
-        ("oci://quay.io/x", "unsupported URI 'oci://quay.io/x'; supported schemes: hf://, pvc://"),
-        ("facebook/opt", "unsupported URI 'facebook/opt'; supported schemes: hf://, pvc://"),
+        (
+            "HF://a/b",
+            "unsupported URI 'HF://a/b'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+        ),
+        (
+            "s3://b/x",
+            "unsupported URI 's3://b/x'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+        ),
+        (
+            "facebook/opt",
+            "unsupported URI 'facebook/opt'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+        ),
         (
             "hf://a",
-            "'hf://a' must be hf://<repo-id>/<model-id>, with exactly two non-empty segments",
+            "'hf://a' must be hf://<repo-id>/<model-id>[@<revision>], with exactly two non-empty segments",
         ),
         (
             "hf://a/",
-            "'hf://a/' must be hf://<repo-id>/<model-id>, with exactly two non-empty segments",
+            "'hf://a/' must be hf://<repo-id>/<model-id>[@<revision>], with exactly two non-empty segments",
         ),
         (
             "hf://a/b..c",
@@ -130,7 +140,7 @@ def test_sizes(size: str | int) -> None:
 
 
 def test_model_service_validation_paths() -> None:
-    problems = load("x", "ns", {"spec": {"routing": {"modelName": 3}, "decode": []}}, "/m")
+    problems = load("x", "ns", {"spec": {"routing": {"modelName": 3}, "decode": []}}, Config())
     assert problems == [
         Invalid("spec.routing.modelName", "must be a string, not an integer"),
         Invalid("spec.modelArtifacts", "is required"),
@@ -157,7 +167,7 @@ items:
         "decode": {},
         "prefill": {},
     }
-    ms = load("a", "n", {"spec": spec}, "/model-cache")
+    ms = load("a", "n", {"spec": spec}, Config())
     assert isinstance(ms, ModelService)
     found = discover(doc.items, [ms], ("Deployment",))
     assert [(t.item.name, t.role, t.how) for t in found.targets["n/a"]] == [
