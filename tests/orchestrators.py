@@ -46,16 +46,14 @@ class Outcome:
     status: int
 
 
-def uri_error(ref: str, uri: str) -> re.Pattern[bytes]:
-    """The error line for an unknown scheme; the list of supported schemes grows."""
-    return re.compile(
-        re.escape(
-            f"[error] llm-d.ai/v1alpha1/ModelService/{ref} spec.modelArtifacts.uri:"
-            f" unsupported URI '{uri}'; supported schemes: hf://, pvc://"
-        ).encode()
-        + rb"(, [a-z+]+://)*$",
-        re.MULTILINE,
+def uri_error(ref: str, uri: str) -> str:
+    """A regex of the error line for an unknown scheme; the list of supported schemes
+    grows as schemes are added."""
+    fixed = (
+        f"[error] llm-d.ai/v1alpha1/ModelService/{ref} spec.modelArtifacts.uri:"
+        f" unsupported URI '{uri}'; supported schemes: hf://, pvc://"
     )
+    return re.escape(fixed) + r"(, [a-z+]+://)*"
 
 
 def tool_env(bin_dir: Path) -> dict[str, str]:
