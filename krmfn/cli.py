@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(raw: bytes, stream: bool, config_text: str | None, out: TextIO, err: TextIO) -> int:
+def run(raw: bytes, stream: bool, config_text: str | None, out: BinaryIO, err: TextIO) -> int:
     from krmfn.runner import run_function
 
     output, lines, failed = run_function(raw, "stream" if stream else "resourcelist", config_text)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:
             sys.stderr.write(f"[error] cannot read --config {args.config}: {exc.strerror}\n")
             return 1
     raw = (stdin or sys.stdin.buffer).read()
-    return run(raw, args.stream, config_text, sys.stdout, sys.stderr)
+    return run(raw, args.stream, config_text, sys.stdout.buffer, sys.stderr)
 
 
 if __name__ == "__main__":

@@ -43,14 +43,14 @@ def _config(doc: Document, config_text: str | None) -> tuple[Any, list[Result]]:
 
 def run_function(
     raw: bytes, mode: Mode, config_text: str | None = None
-) -> tuple[str, list[str], bool]:
-    """Returns (output text, stderr lines, failed)."""
+) -> tuple[bytes, list[str], bool]:
+    """Returns (output bytes, stderr lines, failed)."""
     try:
         text = decode(raw)
         doc = read_document(text, mode)
     except InputError as exc:
-        result = Result(exc.message, Severity.ERROR)
-        return raw.decode("utf-8", "replace"), stderr_lines([result]), True
+        # Nothing could be read, so nothing is changed: the input goes back as it came.
+        return raw, stderr_lines([Result(exc.message, Severity.ERROR)]), True
     config, results = _config(doc, config_text)
     if config is not None:
         from krmfn.function import process
@@ -61,4 +61,4 @@ def run_function(
             doc = read_document(text, mode)
             results = [Result(f"internal error: {type(exc).__name__}: {exc}", Severity.ERROR)]
     failed = any(r.severity is Severity.ERROR for r in results)
-    return doc.render(results), stderr_lines(results), failed
+    return doc.render(results).encode(), stderr_lines(results), failed
