@@ -73,6 +73,16 @@ def test_eval_with_key_value_config_writes_the_same_files(
     status, output = eval_exec(package, env, "kinds=Deployment", "strict=true")
     assert status == 0, output
     assert package_files(package) == package_files(KPT_EXPECTED)
+    lines = output.splitlines()
+    assert lines[0] == '[RUNNING] "krmfn"'
+    assert re.fullmatch(r'\[PASS\] "krmfn" in [0-9.]+m?s', lines[1])
+    assert lines[2:4] == [
+        "  Results:",
+        "    [info] llm-d.ai/v1alpha1/ModelService/llm-d/granite: applied"
+        " pvc://model-store/granite/granite-3.3-2b-instruct (read-only PersistentVolumeClaim"
+        " model-store) to Deployment llm-d/granite-decode (decode),"
+        " Deployment llm-d/granite-prefill (prefill)",
+    ]
 
 
 def test_eval_config_reaches_the_function(package: Path, env: dict[str, str]) -> None:
