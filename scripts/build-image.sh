@@ -149,7 +149,10 @@ prepare_context() {
 }
 
 main() {
-  local version release start size
+  local version release start size previous
+  # One build at a time per machine: runs share image-context/ and the image tags.
+  exec 9>"${TMPDIR:-/tmp}/krmfn-build-image.lock"
+  flock -w 1800 9 || die "another build-image.sh has held the lock for 30 minutes"
   version="$(project_version)"
   release="ghcr.io/llm-d-incubation/krmfn:v$version"
   prepare_context
@@ -164,11 +167,17 @@ main() {
     fi
   fi
 
+  previous="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
   start=$SECONDS
   log "building $IMAGE from $BASE_IMAGE"
   # chroot isolation: a sandboxed machine may not allow the namespaces a RUN step needs.
   podman build --isolation=chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --tag "$IMAGE" --tag "$release" --file "$ROOT/Dockerfile" "$ROOT"
+  # The image this build replaced would linger untagged, 16 MB a rebuild; it stays if a
+  # container or another tag still uses it.
+  if [[ -n "$previous" && "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
   size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
   log "built $IMAGE and $release in $((SECONDS - start)) s"
   printf 'image size: %s MB (%s bytes)\n' "$((size / 1000000))" "$size"
