@@ -71,7 +71,9 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
             continue
         strong: dict[str, Target] = {}
         weak: dict[str, Target] = {}
-        role = item.labels.get(ROLE_LABEL, "")
+        # Charts (llm-d-modelservice among them) label only the pod template.
+        labels = {**item.template_labels, **item.labels}
+        role = labels.get(ROLE_LABEL, "")
         named = by_name.get((item.namespace, item.name))
         if named is not None:
             ms, named_role = named
@@ -88,7 +90,7 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
                     strong.setdefault(
                         ms_key(owner.namespace, owner.name), Target(item, role, "ownerReference")
                     )
-            for ms in by_model.get((item.namespace, item.labels.get(MODEL_LABEL, "")), []):
+            for ms in by_model.get((item.namespace, labels.get(MODEL_LABEL, "")), []):
                 if ms.role(role) is not None:
                     weak[ms_key(ms.namespace, ms.name)] = Target(item, role, "labels")
         claims = strong or weak

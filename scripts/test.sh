@@ -5,7 +5,7 @@
 set -euo pipefail
 KRMFN_EXTRAS=test source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 cd "$ROOT"
-ruff check krmfn tests bench
-ruff format --check krmfn tests bench
+ruff check .
+ruff format --check .
 mypy krmfn
 python -m pytest "$@"

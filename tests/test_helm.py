@@ -54,11 +54,6 @@ def by_name_input() -> bytes:
     return HELM_CHART_OUTPUT.read_bytes() + modelservice
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="krmfn's label discovery reads only metadata.labels; the chart puts llm-d.ai/model"
-    " and llm-d.ai/role on the pod template (and selector) only",
-)
 def test_chart_deployments_found_by_label_are_rewritten(env: dict[str, str]) -> None:
     rendered = post_render(helm_input(), env)
     assert (rendered.status, rendered.stderr) == (0, b"")

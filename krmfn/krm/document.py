@@ -106,6 +106,7 @@ class Item:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     owner_references: list[dict[str, str]] = field(default_factory=list)
+    template_labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_node(cls, position: int, node: Node, text: str, in_flow: bool) -> Item:
@@ -129,6 +130,11 @@ class Item:
             refs = _mapping_get(metadata, "ownerReferences")
             if isinstance(refs, SequenceNode):
                 item.owner_references = [_string_map(ref) for ref in refs.value]
+            template = _mapping_get(_mapping_get(node, "spec"), "template")
+            if template is not None:
+                item.template_labels = _string_map(
+                    _mapping_get(_mapping_get(template, "metadata"), "labels")
+                )
         return item
 
     @property

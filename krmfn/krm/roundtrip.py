@@ -37,6 +37,12 @@ def _yaml(mapping: int, offset: int) -> Any:
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
+        # `env:` with no value stays `env:`, not `env: null`.
+        def represent_none(self, data: Any) -> Any:
+            return self.represent_scalar("tag:yaml.org,2002:null", "")
+
+    Representer.add_representer(type(None), Representer.represent_none)
+
     y = YAML(typ="rt")
     y.Representer = Representer
     y.preserve_quotes = True
