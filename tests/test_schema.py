@@ -1,0 +1,340 @@
+"""Every golden output is something a Kubernetes API server would accept.
+
+Built-in kinds are validated against the strict JSON schemas that `kubernetes-validate`
+ships (no additional properties), for a Kubernetes version with image volumes. The pod
+templates of a LeaderWorkerSet are validated as PodTemplateSpecs; other custom resources
+(ModelService, PrometheusRule, ...) have no schema here and are left out. On top of the
+schemas, the pod specs get the checks the API server makes and the schemas cannot
+express: unique volume names, mount paths and env names, `value` xor `valueFrom`,
+mounts naming an existing volume, unique container names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import referencing
+import yaml
+
+from tests.golden import FIXTURES, ROOT
+
+# Image volumes are GA from 1.35; the schemas of older versions reject `volumes[].image`.
+KUBERNETES_VERSION = "1.35"
+SCHEMA_DIR = (
+    Path(kubernetes_validate.__file__).parent
+    / "kubernetes-json-schema"
+    / f"v{KUBERNETES_VERSION}.0-local-strict"
+)
+BUILTIN_GROUPS = ("v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2")
+LWS = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
+
+
+def golden_outputs() -> list[Path]:
+    files = sorted(FIXTURES.glob("*/expected.yaml"))
+    files.append(ROOT / "kustomization-example" / "expected.yaml")
+    files += sorted((ROOT / "examples" / "kpt-package" / ".expected").iterdir())
+    return files
+
+
+def _resources(path: Path) -> list[dict[str, Any]]:
+    # PyYAML reads YAML 1.1 as kubectl does: `answer: no` is a boolean there.
+    out: list[dict[str, Any]] = []
+    for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("kind") in ("ResourceList", "List"):
+            out += [i for i in doc.get("items") or [] if isinstance(i, dict)]
+        else:
+            out.append(doc)
+    return out
+
+
+def golden_inputs(output: Path) -> list[Path]:
+    """The files a golden output was made from."""
+    if output.parent.parent == FIXTURES:
+        return [output.parent / "input.yaml"]
+    if output.parent.name == ".expected":
+        return [output.parent.parent / output.name]
+    return sorted((output.parent / "workloads").glob("*.yaml"))
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
+
+
+def _cases() -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    cases = []
+    for path in golden_outputs():
+        inputs = {_key(o): o for p in golden_inputs(path) for o in _resources(p)}
+        for index, obj in enumerate(_resources(path)):
+            name = (obj.get("metadata") or {}).get("name", "")
+            label = f"{path.relative_to(ROOT)}[{index}]:{obj.get('kind')}/{name}"
+            cases.append((label, obj, inputs.get(_key(obj))))
+    return cases
+
+
+CASES = _cases()
+BUILTIN = [(lbl, obj, src) for lbl, obj, src in CASES if obj.get("apiVersion") in BUILTIN_GROUPS]
+LWS_CASES = [(lbl, obj) for lbl, obj, _ in CASES if (obj.get("apiVersion"), obj.get("kind")) == LWS]
+
+# Defects of the fixtures' inputs, which the function rightly leaves as they are. Each
+# marker goes once its fixture input is a valid object.
+NO_SELECTOR = (
+    "fixture input: the workload has no spec.selector, which apps/v1 requires"
+    " (the function must not add one: selectors are immutable)"
+)
+KNOWN_INVALID_INPUTS = {
+    "fixtures/formatting/expected.yaml[0]:ConfigMap/settings": (
+        "fixture input: ConfigMap data `answer: no` is a YAML 1.1 boolean and `json: {..}` a"
+        " mapping, the API server wants strings (kept on purpose: untouched items survive)"
+    ),
+    **{
+        label: NO_SELECTOR
+        for label in (
+            "fixtures/config-configmap/expected.yaml[1]:StatefulSet/opt-decode",
+            "fixtures/config-invalid/expected.yaml[1]:StatefulSet/opt-decode",
+            "fixtures/config-typed/expected.yaml[1]:StatefulSet/opt-decode",
+            "fixtures/conflict/expected.yaml[2]:Deployment/shared",
+            "fixtures/conflict/expected.yaml[3]:Deployment/second-decode",
+            "fixtures/discovery/expected.yaml[1]:Deployment/serving-owned",
+            "fixtures/discovery/expected.yaml[2]:Deployment/pd-llm-d-modelservice-prefill",
+            "fixtures/discovery/expected.yaml[3]:Deployment/opt-decode",
+            "fixtures/discovery/expected.yaml[4]:StatefulSet/opt-decode",
+            "fixtures/discovery/expected.yaml[5]:Deployment/opt-metrics",
+            "fixtures/errors/expected.yaml[1]:Deployment/upper-scheme-decode",
+            "fixtures/errors/expected.yaml[14]:Deployment/good-decode",
+            "fixtures/hf-revision/expected.yaml[1]:Deployment/model-decode",
+            "fixtures/json-input/expected.yaml[1]:Deployment/opt-decode",
+            "fixtures/leaderworkerset/expected.yaml[2]:StatefulSet/deepseek-prefill",
+            "fixtures/mount-conflict/expected.yaml[1]:Deployment/opt-decode",
+            "fixtures/oci-modelcar/expected.yaml[1]:Deployment/granite-decode",
+            "fixtures/oci-modelcar/expected.yaml[3]:Deployment/latest-with-path-decode",
+            "fixtures/options/expected.yaml[2]:Deployment/tiny-decode",
+            "fixtures/options/expected.yaml[3]:Deployment/writable-decode",
+            "fixtures/pvc-hf-cache/expected.yaml[1]:Deployment/opt-decode",
+            "fixtures/pvc-path/expected.yaml[1]:Deployment/granite-decode",
+            "fixtures/pvc-root/expected.yaml[1]:Deployment/llama-decode",
+            "fixtures/template-error/expected.yaml[1]:Deployment/opt-decode",
+            "fixtures/templates/expected.yaml[1]:Deployment/qwen-svc-decode",
+            "fixtures/upsert/expected.yaml[1]:Deployment/opt-decode",
+        )
+    },
+}
+
+
+@cache
+def _registry() -> referencing.Registry:
+    definitions = json.loads((SCHEMA_DIR / "_definitions.json").read_text())
+    resource = referencing.Resource.from_contents(definitions)
+    # The schemas refer to their definitions as /api/_definitions.json.
+    return referencing.Registry().with_resource("/api/_definitions.json", resource)
+
+
+def _schema_errors(obj: Any, schema_file: str) -> list[str]:
+    schema = json.loads((SCHEMA_DIR / schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry())
+    return sorted(
+        f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in validator.iter_errors(obj)
+    )
+
+
+def pod_specs(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    spec = obj.get("spec") or {}
+    if (obj.get("apiVersion"), obj.get("kind")) == LWS:
+        lwt = spec.get("leaderWorkerTemplate") or {}
+        return [
+            (f"spec.leaderWorkerTemplate.{name}.spec", lwt[name].get("spec") or {})
+            for name in ("leaderTemplate", "workerTemplate")
+            if isinstance(lwt.get(name), dict)
+        ]
+    if obj.get("kind") == "Pod":
+        return [("spec", spec)]
+    template = spec.get("template")
+    if isinstance(template, dict) and obj.get("kind") != "Service":
+        return [("spec.template.spec", template.get("spec") or {})]
+    return []
+
+
+def api_server_errors(where: str, pod: dict[str, Any]) -> list[str]:
+    """What the API server's validation rejects in a PodSpec beyond the JSON schema."""
+    errors = []
+    volumes = [v.get("name") for v in pod.get("volumes") or []]
+    for name, count in Counter(volumes).items():
+        if count > 1:
+            errors.append(f"{where}.volumes: duplicate volume name {name!r}")
+    containers = [
+        (list_name, c)
+        for list_name in ("initContainers", "containers", "ephemeralContainers")
+        for c in pod.get(list_name) or []
+    ]
+    for name, count in Counter(c.get("name") for _, c in containers).items():
+        if count > 1:
+            errors.append(f"{where}: duplicate container name {name!r}")
+    for list_name, container in containers:
+        at = f"{where}.{list_name}[name={container.get('name')}]"
+        mounts = container.get("volumeMounts") or []
+        for path, count in Counter(m.get("mountPath") for m in mounts).items():
+            if count > 1:
+                errors.append(f"{at}.volumeMounts: duplicate mountPath {path!r}")
+        for mount in mounts:
+            if mount.get("name") not in volumes:
+                errors.append(f"{at}.volumeMounts: volume {mount.get('name')!r} does not exist")
+        env = container.get("env") or []
+        for name, count in Counter(e.get("name") for e in env).items():
+            if count > 1:
+                errors.append(f"{at}.env: duplicate env name {name!r}")
+        for var in env:
+            if "value" in var and var.get("valueFrom") is not None and var.get("value") != "":
+                errors.append(f"{at}.env[name={var.get('name')}]: both value and valueFrom")
+    return errors
+
+
+def _marks(label: str) -> list[pytest.MarkDecorator]:
+    reason = KNOWN_INVALID_INPUTS.get(label)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+def schema_errors(obj: dict[str, Any]) -> list[str]:
+    """Every strict-schema error of a built-in object, as `path: message` lines."""
+    # kubernetes-validate's file names: deployment-apps-v1.json, configmap-v1.json
+    group_version = str(obj["apiVersion"]).replace("/", "-")
+    return _schema_errors(obj, f"{str(obj['kind']).lower()}-{group_version}.json")
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [pytest.param(obj, id=label, marks=_marks(label)) for label, obj, _ in BUILTIN],
+)
+def test_builtin_kind_matches_strict_schema(obj: dict[str, Any]) -> None:
+    assert schema_errors(obj) == []
+
+
+@pytest.mark.parametrize(
+    ("obj", "source"), [(obj, src) for _, obj, src in BUILTIN], ids=[lbl for lbl, _, _ in BUILTIN]
+)
+def test_function_adds_no_schema_error(obj: dict[str, Any], source: dict[str, Any] | None) -> None:
+    # Whatever the fixture's input got wrong, the function must not make it worse.
+    assert source is not None, "every output object comes from an input object"
+    assert set(schema_errors(obj)) <= set(schema_errors(source))
+
+
+@pytest.mark.parametrize("obj", [obj for _, obj in LWS_CASES], ids=[lbl for lbl, _ in LWS_CASES])
+def test_leaderworkerset_templates_match_pod_template_schema(obj: dict[str, Any]) -> None:
+    lwt = obj["spec"]["leaderWorkerTemplate"]
+    templates = [lwt[n] for n in ("leaderTemplate", "workerTemplate") if n in lwt]
+    assert templates
+    for template in templates:
+        assert _schema_errors(template, "podtemplatespec-v1.json") == []
+
+
+WITH_PODS = [
+    (lbl, obj) for lbl, obj in [(c[0], c[1]) for c in BUILTIN] + LWS_CASES if pod_specs(obj)
+]
+
+
+@pytest.mark.parametrize("obj", [obj for _, obj in WITH_PODS], ids=[lbl for lbl, _ in WITH_PODS])
+def test_pod_specs_pass_api_server_validation(obj: dict[str, Any]) -> None:
+    errors = [e for where, pod in pod_specs(obj) for e in api_server_errors(where, pod)]
+    assert errors == []
+
+
+def test_every_golden_output_is_covered() -> None:
+    # A fixture whose workloads were all of an unknown group would silently check nothing.
+    assert len(golden_outputs()) >= len(list(FIXTURES.glob("*/expected.yaml"))) + 2
+    kinds = {(o.get("apiVersion"), o.get("kind")) for _, o, _ in BUILTIN}
+    assert {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1", "Service")} <= kinds
+    assert LWS_CASES
+    assert any(
+        "image" in v for _, o in WITH_PODS for _, p in pod_specs(o) for v in p.get("volumes") or []
+    ), "an oci:// image volume must be among the checked outputs"
+    unknown = {
+        (o.get("apiVersion"), o.get("kind"))
+        for _, o, _ in CASES
+        if "." not in str(o.get("apiVersion")).split("/")[0]
+        and o.get("apiVersion") not in BUILTIN_GROUPS
+    }
+    assert unknown == set(), "a built-in group this test does not validate"
+
+
+# The checks themselves must be able to fail.
+
+GOOD_POD = {
+    "volumes": [{"name": "model-storage", "emptyDir": {}}],
+    "containers": [
+        {
+            "name": "vllm",
+            "image": "vllm",
+            "volumeMounts": [{"name": "model-storage", "mountPath": "/model-cache"}],
+            "env": [{"name": "HF_HOME", "value": "/model-cache"}],
+        }
+    ],
+}
+
+
+def test_api_server_checks_accept_a_valid_pod() -> None:
+    assert api_server_errors("spec", GOOD_POD) == []
+    template = {"metadata": {"labels": {"a": "b"}}, "spec": GOOD_POD}
+    assert _schema_errors(template, "podtemplatespec-v1.json") == []
+
+
+def test_api_server_checks_find_each_problem() -> None:
+    container = GOOD_POD["containers"][0]
+    pod = {
+        "volumes": [*GOOD_POD["volumes"], {"name": "model-storage", "emptyDir": {}}],
+        "initContainers": [{"name": "vllm", "image": "busybox"}],
+        "containers": [
+            {
+                **container,
+                "volumeMounts": [
+                    *container["volumeMounts"],
+                    {"name": "cache", "mountPath": "/model-cache"},
+                ],
+                "env": [
+                    *container["env"],
+                    {"name": "HF_HOME", "value": "/x"},
+                    {"name": "HF_TOKEN", "value": "t", "valueFrom": {"secretKeyRef": {}}},
+                ],
+            }
+        ],
+    }
+    c = "spec.containers[name=vllm]"
+    assert api_server_errors("spec", pod) == [
+        "spec.volumes: duplicate volume name 'model-storage'",
+        "spec: duplicate container name 'vllm'",
+        f"{c}.volumeMounts: duplicate mountPath '/model-cache'",
+        f"{c}.volumeMounts: volume 'cache' does not exist",
+        f"{c}.env: duplicate env name 'HF_HOME'",
+        f"{c}.env[name=HF_TOKEN]: both value and valueFrom",
+    ]
+
+
+def test_strict_schema_rejects_unknown_fields_and_wrong_types() -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {**GOOD_POD, "volume": []},
+            },
+            "replicas": "2",
+        },
+    }
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+    template = {"spec": {"containers": [{"name": "a", "image": "b", "mountModelVolume": True}]}}
+    assert _schema_errors(template, "podtemplatespec-v1.json") == [
+        "spec.containers.0: Additional properties are not allowed"
+        " ('mountModelVolume' was unexpected)"
+    ]
