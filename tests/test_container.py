@@ -260,3 +260,8 @@ def test_kpt_render_runs_the_image_and_a_second_render_changes_nothing(
     assert second.status == 0, second.stderr.decode()
     assert package_files(package) == {**expected, "Kptfile": kptfile}
     assert log.read_text().splitlines() == KPT_CALLS * 2
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    linted = run([tool("hadolint"), str(ROOT / "Dockerfile")], podman_env())
+    assert (linted.status, linted.stdout, linted.stderr) == (0, b"", b"")
