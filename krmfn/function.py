@@ -10,7 +10,8 @@ from typing import Any
 
 from krmfn.apply import ApplyError, RenderedRole, apply_role
 from krmfn.config import Config
-from krmfn.krm import Document, Item, Result, Severity
+from krmfn.krm import Document, InputError, Item, Result, Severity
+from krmfn.krm.document import check_size
 from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import API_VERSION, KIND, ROLES, ContainerSpec, ModelService, load
 from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
@@ -112,6 +113,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             return _render_text(ms, text, context, where)
 
         try:
+            check_size(target.item.node)
             view = RoundTrip(target.item, ctx.doc.source(target.item))
             before = to_plain(view.data)
             apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
@@ -119,6 +121,10 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
                 edits.append((target.item, view.text()))
         except ApplyError as exc:
             ctx.result(target.item, Severity.ERROR, f"{msname}: {exc.message}", exc.path)
+            return
+        except InputError as exc:
+            message = f"{msname}: {workload} cannot be edited: {exc.message}"
+            ctx.result(target.item, Severity.ERROR, message)
             return
         except Exception as exc:  # a workload ruamel cannot read: say so, touch nothing
             problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -144,7 +150,12 @@ def process(doc: Document, config: Config) -> list[Result]:
     for item in doc.items:
         if item.kind != KIND or item.api_version != API_VERSION:
             continue
-        loaded = load(item.name, item.namespace, item.construct(), config)
+        try:
+            data = item.construct()
+        except InputError as exc:
+            ctx.result(item, Severity.ERROR, f"cannot be read: {exc.message}")
+            continue
+        loaded = load(item.name, item.namespace, data, config)
         if isinstance(loaded, ModelService):
             services.append((item, loaded))
             continue

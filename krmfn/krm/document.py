@@ -20,8 +20,14 @@ from krmfn.krm.results import ResourceRef, Result
 
 Mode = Literal["resourcelist", "stream"]
 
-# Limits that keep a hostile input from exhausting memory or time.
+# Limits that keep a hostile input from exhausting memory, time or the C stack.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
+# libyaml's composer recurses in C: far deeper nesting than this overflows the stack.
+MAX_NESTING = 10_000
+# Items the function reads or edits are walked in Python: bound their depth and their size
+# with every alias expanded (an "alias bomb" is small text with a huge expansion).
+MAX_ITEM_DEPTH = 100
+MAX_ITEM_NODES = 200_000
 
 _TRAILING_COMMENT = re.compile(r"[ \t]+#[^\n]*")
 _PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
@@ -61,14 +67,30 @@ def _string_map(node: Node | None) -> dict[str, str]:
     }
 
 
-def _last_leaf(node: Node) -> Node:
+def _last_leaf(node: Node) -> Node | None:
+    """The node written last inside a block collection; None when that is an alias,
+    whose marks are those of its anchor, somewhere earlier in the text."""
     while True:
         if isinstance(node, MappingNode) and not node.flow_style and node.value:
-            node = node.value[-1][1]
+            child = node.value[-1][1]
         elif isinstance(node, SequenceNode) and not node.flow_style and node.value:
-            node = node.value[-1]
+            child = node.value[-1]
         else:
             return node
+        if child.start_mark.index <= node.start_mark.index:
+            return None
+        node = child
+
+
+def _trimmed_end(node: Node, text: str) -> int:
+    """The end mark, moved back over the blank and comment lines that follow the content."""
+    end: int = node.end_mark.index
+    while True:
+        line_start = text.rfind("\n", node.start_mark.index, end - 1) + 1
+        line = text[line_start:end].strip()
+        if line_start <= node.start_mark.index or (line and not line.startswith("#")):
+            return end if not text[:end].endswith("\n") else end - 1
+        end = line_start
 
 
 def _content_end(node: Node, text: str) -> int:
@@ -76,6 +98,8 @@ def _content_end(node: Node, text: str) -> int:
     comments that belong to whatever follows, so find the end of its last leaf instead,
     keeping a comment on that leaf's line."""
     leaf = _last_leaf(node)
+    if leaf is None:
+        return _trimmed_end(node, text)
     end: int = leaf.end_mark.index
     if isinstance(leaf, ScalarNode) and leaf.style in ("|", ">"):
         header = text[leaf.start_mark.index : text.find("\n", leaf.start_mark.index)]
@@ -152,12 +176,56 @@ class Item:
         return path, int(index) if index.isdigit() else None
 
     def construct(self) -> Any:
-        """Plain Python data for this item (YAML 1.1 as Kubernetes tools read it)."""
-        loader = yaml.CSafeLoader("")
-        try:
-            return loader.construct_document(self.node)
-        finally:
-            loader.dispose()
+        """Plain Python data for this item (YAML 1.1 as Kubernetes tools read it).
+        Raises InputError when the item is beyond the limits (see `check_size`)."""
+        return construct(self.node)
+
+
+def check_size(node: Node) -> None:
+    """Refuse a node that is nested too deep, expands (through aliases) to too many nodes,
+    or refers to itself, before anything walks it in Python."""
+    memo: dict[int, tuple[int, int]] = {}  # id -> (expanded nodes, height)
+    on_path: set[int] = set()
+
+    def measure(current: Node, depth: int) -> tuple[int, int]:
+        key = id(current)
+        if key in on_path:
+            raise InputError("it refers to itself through a YAML alias")
+        found = memo.get(key)
+        if found is None:
+            on_path.add(key)
+            if isinstance(current, MappingNode):
+                children = [n for pair in current.value for n in pair]
+            elif isinstance(current, SequenceNode):
+                children = list(current.value)
+            else:
+                children = []
+            if depth + 1 > MAX_ITEM_DEPTH and children:
+                raise InputError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
+            total, height = 1, 0
+            for child in children:
+                size, child_height = measure(child, depth + 1)
+                total, height = total + size, max(height, child_height + 1)
+                if total > MAX_ITEM_NODES:
+                    raise InputError(
+                        f"it expands to more than {MAX_ITEM_NODES} YAML nodes (through aliases)"
+                    )
+            on_path.discard(key)
+            found = memo[key] = (total, height)
+        if depth + found[1] > MAX_ITEM_DEPTH:
+            raise InputError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
+        return found
+
+    measure(node, 0)
+
+
+def construct(node: Node) -> Any:
+    check_size(node)
+    loader = yaml.CSafeLoader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -167,6 +235,7 @@ class Document:
     items: list[Item]
     root: MappingNode | None = None
     function_config: Any = None
+    prior_results: list[Any] = field(default_factory=list)
     _edits: dict[int, str] = field(default_factory=dict)
 
     def source(self, item: Item) -> str:
@@ -233,10 +302,7 @@ class Document:
             at = _content_end(existing, self.text) - cursor
             return tail[:at] + "\n" + indented.rstrip("\n") + tail[at:]
         # An empty, null or flow `results`: replace its value with one flow list.
-        loader = yaml.CSafeLoader("")
-        old = loader.construct_document(existing)
-        loader.dispose()
-        merged = (old if isinstance(old, list) else []) + wire
+        merged = self.prior_results + wire
         start, end = existing.start_mark.index - cursor, existing.end_mark.index - cursor
         prefix = " " if start == end else ""
         return tail[:start] + prefix + json.dumps(merged, ensure_ascii=False) + tail[end:]
@@ -249,10 +315,7 @@ class Document:
             close = self.root.end_mark.index - 1 - cursor
             body = json.dumps(wire, ensure_ascii=False)
             return tail[:close].rstrip() + f', "results": {body}' + tail[close:]
-        loader = yaml.CSafeLoader("")
-        old = loader.construct_document(existing)
-        loader.dispose()
-        merged = (old if isinstance(old, list) else []) + wire
+        merged = self.prior_results + wire
         start, end = existing.start_mark.index - cursor, existing.end_mark.index - cursor
         return tail[:start] + json.dumps(merged, ensure_ascii=False) + tail[end:]
 
@@ -278,7 +341,33 @@ def _compose_error(exc: yaml.YAMLError) -> InputError:
     return InputError(f"input is not valid YAML{where}: {problem}")
 
 
+def _check_nesting(text: str) -> None:
+    """libyaml's composer would overflow the C stack (a crash, not an error) on nesting
+    far deeper than any manifest has. Flow nesting needs a bracket per level and block
+    nesting a column per level, so only inputs with many brackets or very long lines
+    need the exact check, made on parser events, which do not recurse."""
+    brackets = text.count("[") + text.count("{")
+    if brackets <= MAX_NESTING and max(map(len, text.split("\n"))) <= MAX_NESTING:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    mark = event.start_mark
+                    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                    raise InputError(
+                        f"input nests collections deeper than {MAX_NESTING} levels{where}"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise _compose_error(exc) from None
+
+
 def read_document(text: str, mode: Mode) -> Document:
+    _check_nesting(text)
     loader = yaml.CSafeLoader(text)
     try:
         if mode == "stream":
@@ -312,13 +401,19 @@ def read_document(text: str, mode: Mode) -> Document:
     ):
         raise InputError(f"ResourceList items is a YAML {_node_kind(items_node)}, not a list")
     doc = Document(text=text, mode=mode, items=items, root=root)
+    results_node = _mapping_get(root, "results")
+    if results_node is not None:
+        try:
+            prior = construct(results_node)
+        except InputError as exc:
+            raise InputError(f"results cannot be read: {exc.message}") from None
+        doc.prior_results = prior if isinstance(prior, list) else []
     config_node = _mapping_get(root, "functionConfig")
     if config_node is not None:
-        config_loader = yaml.CSafeLoader("")
         try:
-            doc.function_config = config_loader.construct_document(config_node)
-        finally:
-            config_loader.dispose()
+            doc.function_config = construct(config_node)
+        except InputError as exc:
+            raise InputError(f"functionConfig cannot be read: {exc.message}") from None
     return doc
 
 
