@@ -1,0 +1,439 @@
+"""Benchmark of krmfn on kpt-style ResourceLists, against libyaml on the same bytes.
+
+    python bench/bench.py                  # 100, 1,000, 5,000, 20,000 items; ~6 minutes
+    python bench/bench.py --quick          # 100 and 1,000 items only (CI smoke run)
+    python bench/bench.py --sizes 5000 --repeat 3 --profile --importtime
+
+For each size it generates a list (bench/generate.py), runs the function as a subprocess
+(`python -m krmfn`, stdin from a file, stdout to a file) and, interleaved with it, the
+floor: a subprocess of the same python that reads stdin, decodes it, runs
+`yaml.load(text, Loader=yaml.CSafeLoader)` and writes the text to stdout. Both pay the
+same interpreter start-up, read and write; the ratio is function / floor. Wall times are
+medians; peak memory is the child's own ru_maxrss (os.wait4), the largest of the runs.
+
+Every function run is checked: exit status 0, every target Deployment has the
+`model-storage` volume, and every other item, the text before the items and the item
+count came back byte for byte (the list is cut on the `- ` lines at column 0 that the
+generator wrote). A failed check makes the script exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import Generated, generate, one_service, split_items
+
+FLOOR = (
+    "import sys, yaml\n"
+    "text = sys.stdin.buffer.read().decode('utf-8')\n"
+    "yaml.load(text, Loader=yaml.CSafeLoader)\n"
+    "sys.stdout.write(text)\n"
+)
+FULL_SIZES = (100, 1000, 5000, 20000)
+QUICK_SIZES = (100, 1000)
+# The issue's targets, all ratios measured in one run.
+TARGET_RATIO = 1.5
+TARGET_GROWTH = 4.4
+TARGET_RSS_MB = 150
+TARGET_STARTUP = 4.0
+STARTUP_RUNS = 11
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mb: float
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def child_env(workdir: Path) -> dict[str, str]:
+    """Children write and reuse bytecode, as an installed package has .pyc files even
+    where the caller's environment says PYTHONDONTWRITEBYTECODE (this machine's does: then
+    every krmfn start compiles krmfn from source). The caches go to the temp directory,
+    not into the work tree."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
+def run_child(argv: list[str], stdin: Path, env: dict[str, str]) -> Run:
+    """One child with stdin from a file: wall time and its own peak RSS.
+
+    os.wait4 reports the rusage of that one child, not the maximum over all children
+    as RUSAGE_CHILDREN would."""
+    with (
+        open(stdin, "rb") as fin,
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+    ):
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        # ru_maxrss is in kilobytes on Linux.
+        return Run(wall, usage.ru_maxrss / 1024, proc.returncode, fout.read(), ferr.read())
+
+
+def check(gen: Generated, run: Run) -> list[str]:
+    """What is wrong with one function output; empty if all is right."""
+    problems = []
+    if run.returncode != 0:
+        stderr = run.stderr.decode("utf-8", "replace").strip()
+        problems.append(f"exit status {run.returncode}: {stderr[:500]}")
+    out = run.stdout.decode("utf-8")
+    head_in, items_in, _ = split_items(gen.text)
+    try:
+        head_out, items_out, _ = split_items(out)
+    except ValueError:
+        return [*problems, "output has no items section"]
+    if head_out != head_in:
+        problems.append("the text before the items changed")
+    if len(items_out) != len(items_in):
+        problems.append(f"{len(items_in)} items came in, {len(items_out)} went out")
+        return problems
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(items_in, items_out, strict=True))
+        if i not in gen.target_positions and a != b
+    ]
+    if changed:
+        problems.append(f"{len(changed)} untouched items changed, first at position {changed[0]}")
+    for position in sorted(gen.target_positions):
+        (item,) = yaml.load(items_out[position], Loader=yaml.CSafeLoader)
+        volumes = item["spec"]["template"]["spec"].get("volumes") or []
+        if not any(v.get("name") == "model-storage" for v in volumes):
+            name = f"{item['metadata'].get('namespace')}/{item['metadata']['name']}"
+            problems.append(f"target Deployment {name} has no model-storage volume")
+    return problems
+
+
+def machine() -> str:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    return (
+        f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()};"
+        f" Python {platform.python_version()} ({sys.executable});"
+        f" PyYAML {yaml.__version__} (libyaml: {yaml.__with_libyaml__}),"
+        f" ruamel.yaml {version('ruamel.yaml')}, pydantic {version('pydantic')};"
+        f" krmfn at {revision()}"
+    )
+
+
+def revision() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+
+
+def console_scripts() -> list[tuple[str, list[str]]]:
+    """The installed `krmfn` script, and the one PATH finds if that is another file
+    (a pyenv shim, say, which execs bash and pyenv before python)."""
+    found = []
+    script = Path(sysconfig.get_path("scripts")) / "krmfn"
+    if script.exists():
+        found.append((f"`{script}` (console script)", [str(script)]))
+    on_path = shutil.which("krmfn")
+    if on_path and Path(on_path).resolve() != script.resolve():
+        found.append((f"`krmfn` on PATH ({on_path})", [on_path]))
+    return found
+
+
+def startup(workdir: Path, templates: bool) -> tuple[float, float, list[str], list[str]]:
+    """Start-up table; returns (import yaml time, python -m krmfn time, rows, problems)."""
+    gen = generate(0, 1, templates)
+    assert gen.text == one_service(templates)
+    path = workdir / "one-service.yaml"
+    path.write_text(gen.text)
+    py = sys.executable
+    commands: list[tuple[str, list[str], bool]] = [
+        ('`python -c "pass"`', [py, "-c", "pass"], False),
+        ('`python -c "import yaml"`', [py, "-c", "import yaml"], False),
+        ("`python -m krmfn`", [py, "-m", "krmfn"], True),
+        *[(label, argv, True) for label, argv in console_scripts()],
+    ]
+    env = child_env(workdir)
+    walls: dict[str, list[float]] = {label: [] for label, _, _ in commands}
+    rss: dict[str, float] = {}
+    problems: list[str] = []
+    for _ in range(STARTUP_RUNS + 1):  # the first round warms caches and is dropped
+        for label, argv, is_function in commands:
+            run = run_child(argv, path, env)
+            walls[label].append(run.wall)
+            rss[label] = max(rss.get(label, 0.0), run.rss_mb)
+            if is_function:
+                problems += [f"{label}: {p}" for p in check(gen, run)]
+    medians = {label: statistics.median(w[1:]) for label, w in walls.items()}
+    base = medians['`python -c "import yaml"`']
+    rows = [
+        "| command | median wall ms | x `import yaml` | max RSS MB |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, _, _ in commands:
+        rows.append(
+            f"| {label} | {medians[label] * 1000:.0f} | {medians[label] / base:.2f}"
+            f" | {rss[label]:.0f} |"
+        )
+    return base, medians["`python -m krmfn`"], rows, sorted(set(problems))
+
+
+@dataclass
+class Size:
+    gen: Generated
+    megabytes: float
+    function: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    compose: list[float] = field(default_factory=list)
+    function_rss: float = 0.0
+    floor_rss: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        """Median of the ratios of back-to-back pairs: other load on the machine then
+        slows both sides of a pair alike."""
+        return statistics.median(f / b for f, b in zip(self.function, self.floor, strict=True))
+
+
+def measure(deployments: int, repeat: int, workdir: Path, templates: bool) -> Size:
+    gen = generate(deployments, templates=templates)
+    path = workdir / f"list-{deployments}.yaml"
+    path.write_text(gen.text)
+    size = Size(gen, len(gen.text.encode()) / 1e6)
+    function = [sys.executable, "-m", "krmfn"]
+    floor = [sys.executable, "-c", FLOOR]
+    env = child_env(workdir)
+    # One untimed round fills the page cache and the bytecode caches.
+    run_child(function, path, env)
+    run_child(floor, path, env)
+    for _ in range(repeat):
+        run = run_child(function, path, env)
+        size.function.append(run.wall)
+        size.function_rss = max(size.function_rss, run.rss_mb)
+        size.problems += check(gen, run)
+        run = run_child(floor, path, env)
+        size.floor.append(run.wall)
+        size.floor_rss = max(size.floor_rss, run.rss_mb)
+        if run.stdout != gen.text.encode():
+            size.problems.append("the floor did not copy its input")
+        start = time.perf_counter()
+        yaml.compose(gen.text, Loader=yaml.CSafeLoader)
+        size.compose.append(time.perf_counter() - start)
+    size.problems = sorted(set(size.problems))
+    return size
+
+
+def table(sizes: list[Size]) -> list[str]:
+    rows = [
+        "| items | Deployments + ModelServices + targets | MB | function s | floor s"
+        " | function / floor (paired) | in-process compose s | function max RSS MB"
+        " | floor max RSS MB | runs |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sizes:
+        g = s.gen
+        rows.append(
+            f"| {g.items:,} | {g.deployments:,} + {g.services} + {len(g.targets)}"
+            f" | {s.megabytes:.2f} | {statistics.median(s.function):.3f}"
+            f" | {statistics.median(s.floor):.3f} | {s.ratio:.2f}"
+            f" | {statistics.median(s.compose):.3f} | {s.function_rss:.0f}"
+            f" | {s.floor_rss:.0f} | {len(s.function)} |"
+        )
+    return rows
+
+
+def verdicts(sizes: list[Size], yaml_start: float, module_start: float) -> list[str]:
+    by = {s.gen.deployments: s for s in sizes}
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    five = by.get(5000)
+    if five:
+        lines.append(
+            f"- wall time at 5,000: {five.ratio:.2f} x the floor (target <= {TARGET_RATIO}):"
+            f" {verdict(five.ratio <= TARGET_RATIO)}"
+        )
+        lines.append(
+            f"- peak RSS at 5,000: {five.function_rss:.0f} MB (target <= {TARGET_RSS_MB} MB):"
+            f" {verdict(five.function_rss <= TARGET_RSS_MB)}"
+        )
+    if five and 20000 in by:
+        growth = statistics.median(by[20000].function) / statistics.median(five.function)
+        lines.append(
+            f"- 20,000 / 5,000 wall time: {growth:.2f} (target <= {TARGET_GROWTH}):"
+            f" {verdict(growth <= TARGET_GROWTH)}"
+        )
+    ratio = module_start / yaml_start
+    lines.append(
+        f"- start-up, one ModelService: {ratio:.2f} x `import yaml` (target <="
+        f" {TARGET_STARTUP}): {verdict(ratio <= TARGET_STARTUP)}"
+    )
+    return lines
+
+
+def profile(deployments: int, templates: bool, top: int) -> None:
+    """cProfile of the function in this process, where it spends the time."""
+    from krmfn.runner import run_function
+
+    raw = generate(deployments, templates=templates).text.encode()
+    run_function(raw, "resourcelist")  # imports and caches out of the profile
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_function(raw, "resourcelist")
+    profiler.disable()
+    for order in ("tottime", "cumulative"):
+        buf = io.StringIO()
+        stats = pstats.Stats(profiler, stream=buf).strip_dirs().sort_stats(order)
+        stats.print_stats(top)
+        print(f"\n### cProfile, {deployments:,} Deployments, top {top} by {order}\n")
+        print("```")
+        print(buf.getvalue().strip())
+        print("```")
+
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def importtime(workdir: Path, templates: bool, top: int) -> None:
+    """`python -X importtime -m krmfn` on the one-ModelService list, biggest first."""
+    path = workdir / "one-service.yaml"
+    path.write_text(one_service(templates))
+    env = child_env(workdir)
+    for _ in range(2):  # the first run writes the bytecode caches
+        with open(path, "rb") as fin:
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-m", "krmfn"],
+                stdin=fin,
+                capture_output=True,
+                check=False,
+                env=env,
+            )
+    rows = []
+    for line in proc.stderr.decode().splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            depth = len(match.group(3)) // 2
+            rows.append((int(match.group(1)), int(match.group(2)), depth, match.group(4)))
+    total = sum(r[0] for r in rows)
+    print(f"\n### `python -X importtime -m krmfn`: {total / 1000:.1f} ms of imports\n")
+    print("Top-level imports by cumulative time:\n")
+    print("| module | cumulative ms |")
+    print("|---|---:|")
+    for _, cumulative, depth, name in sorted(rows, key=lambda r: -r[1]):
+        if depth == 0 and cumulative >= 1000:
+            print(f"| {name} | {cumulative / 1000:.1f} |")
+    print(f"\nModules by self time (top {top}):\n")
+    print("| module | self ms |")
+    print("|---|---:|")
+    for self_us, _, _, name in sorted(rows, key=lambda r: -r[0])[:top]:
+        print(f"| {name} | {self_us / 1000:.1f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated numbers of unrelated Deployments (default: 100,1000,5000,20000)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, help="timed runs per size (default: 5, and 3 at 20,000 and up)"
+    )
+    parser.add_argument("--quick", action="store_true", help="only 100 and 1,000 items")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=5000,
+        metavar="N",
+        help="also cProfile the function in-process on N Deployments (default 5,000)",
+    )
+    parser.add_argument(
+        "--importtime", action="store_true", help="also break down the function's imports"
+    )
+    parser.add_argument(
+        "--no-templates",
+        action="store_true",
+        help="ModelService args without {{ }} actions (templating not exercised)",
+    )
+    args = parser.parse_args()
+    if args.sizes:
+        sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(","))
+    else:
+        sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    templates = not args.no_templates
+
+    print("## krmfn benchmark\n")
+    print(f"Machine: {machine()}\n")
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="krmfn-bench-") as tmp:
+        workdir = Path(tmp)
+        yaml_start, module_start, rows, startup_problems = startup(workdir, templates)
+        problems += startup_problems
+        print(f"Start-up on one ModelService and its two Deployments, median of {STARTUP_RUNS}:\n")
+        print("\n".join(rows))
+        measured = []
+        for deployments in sizes:
+            repeat = args.repeat or (3 if deployments >= 20000 else 5)
+            size = measure(deployments, repeat, workdir, templates)
+            measured.append(size)
+            problems += [f"{size.gen.items:,} items: {p}" for p in size.problems]
+            print(f"\n(measured {size.gen.items:,} items)", file=sys.stderr, flush=True)
+        print(
+            "\nFunction (`python -m krmfn`) against the floor (a python subprocess doing"
+            " read stdin + `yaml.load(text, Loader=yaml.CSafeLoader)` + write stdout),"
+            " medians:\n"
+        )
+        print("\n".join(table(measured)))
+        print("\nTargets:\n")
+        print("\n".join(verdicts(measured, yaml_start, module_start)))
+        print("\nCorrectness: " + ("every check passed" if not problems else "FAILED"))
+        for problem in problems:
+            print(f"- {problem}")
+        if args.importtime:
+            importtime(workdir, templates, 15)
+    if args.profile:
+        profile(args.profile, templates, 25)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
