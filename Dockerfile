@@ -18,6 +18,8 @@ RUN apt-get update \
 
 # Built on the runtime stage so the venv's interpreter is the very one the image ships.
 FROM runtime AS builder
+# Lets scripts/build-image.sh find and drop the builder images earlier builds left behind.
+LABEL io.llm-d.krmfn.stage=builder
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv=3.11.2-1+b1 \
  && rm -rf /var/lib/apt/lists/*

@@ -173,11 +173,14 @@ main() {
   # chroot isolation: a sandboxed machine may not allow the namespaces a RUN step needs.
   podman build --isolation=chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --tag "$IMAGE" --tag "$release" --file "$ROOT/Dockerfile" "$ROOT"
-  # The image this build replaced would linger untagged, 16 MB a rebuild; it stays if a
-  # container or another tag still uses it.
+  # The image this build replaced, and builder stages but the newest (the next build's
+  # cache), would linger untagged, ~17 MB and ~30 MB a rebuild. One still in use stays.
   if [[ -n "$previous" && "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]]; then
     podman rmi "$previous" >/dev/null 2>&1 || true
   fi
+  podman images --no-trunc --filter dangling=true --filter label=io.llm-d.krmfn.stage=builder \
+    --format '{{.CreatedAt}} {{.ID}}' | sort -r | tail -n +2 | awk '{ print $NF }' \
+    | xargs --no-run-if-empty podman rmi >/dev/null 2>&1 || true
   size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
   log "built $IMAGE and $release in $((SECONDS - start)) s"
   printf 'image size: %s MB (%s bytes)\n' "$((size / 1000000))" "$size"
