@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.journal import ABSENT, Journal, Path, undo
+from krmfn.journal import ABSENT, Journal, Path, get, undo
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.sources import VOLUME_NAME, Source
 
@@ -43,16 +44,10 @@ def pod_templates(kind: str, obj: Any) -> list[Path]:
         found = [
             base + [name]
             for name in ("leaderTemplate", "workerTemplate")
-            if isinstance(_get(obj, base + [name]), dict)
+            if isinstance(get(obj, base + [name]), dict)
         ]
         return found
-    return [["spec", "template"]] if isinstance(_get(obj, ["spec", "template"]), dict) else []
-
-
-def _get(obj: Any, path: Path) -> Any:
-    from krmfn.journal import get
-
-    return get(obj, path)
+    return [["spec", "template"]] if isinstance(get(obj, ["spec", "template"]), dict) else []
 
 
 def dotted(path: Path) -> str:
@@ -68,7 +63,7 @@ def dotted(path: Path) -> str:
 
 def _containers(obj: Any, template: Path) -> Iterator[tuple[str, int, Any]]:
     for list_name in CONTAINER_LISTS:
-        containers = _get(obj, template + ["spec", list_name])
+        containers = get(obj, template + ["spec", list_name])
         if isinstance(containers, list):
             for index, container in enumerate(containers):
                 if isinstance(container, dict):
@@ -94,6 +89,24 @@ def _render_workload(journal: Journal, template: Path, render: Render) -> None:
                 if isinstance(value, str) and "{{" in value:
                     where = dotted(base + ["env", i, "value"])
                     journal.set(base + ["env", i, "value"], render(value, where, name))
+
+
+_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
+
+
+def literal_secrets(obj: Any, kind: str) -> list[tuple[str, str, str]]:
+    """(field path, container, env name) of env vars named like a credential that hold a
+    literal value. Only names are returned: the values are never read into a message."""
+    found = []
+    for template in pod_templates(kind, obj):
+        for list_name, index, container in _containers(obj, template):
+            env = container.get("env")
+            for i, var in enumerate(env if isinstance(env, list) else []):
+                name = var.get("name") if isinstance(var, dict) else None
+                if isinstance(name, str) and _SECRET_NAME.search(name) and var.get("value"):
+                    path = dotted(template + ["spec", list_name, index, "env", i, "value"])
+                    found.append((path, str(container.get("name", "")), name))
+    return found
 
 
 def _env_entry(var: Any) -> dict[str, Any]:
@@ -217,7 +230,7 @@ def _labels(journal: Journal, metadata: Path, labels: dict[str, str]) -> None:
 
 def previous_record(obj: Any) -> list[dict[str, Any]] | None:
     """The ops an earlier run recorded on this workload, removed from it."""
-    annotations = _get(obj, ["metadata", "annotations"])
+    annotations = get(obj, ["metadata", "annotations"])
     if not isinstance(annotations, dict) or RECORD_ANNOTATION not in annotations:
         return None
     raw = annotations.pop(RECORD_ANNOTATION)
@@ -289,6 +302,6 @@ def apply_role(
         "role": role_name,
         "ops": journal.ops,
     }
-    annotations = _get(obj, ["metadata", "annotations"])
+    annotations = get(obj, ["metadata", "annotations"])
     annotations[RECORD_ANNOTATION] = json.dumps(record, separators=(",", ":"))
     return True

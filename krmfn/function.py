@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.apply import ApplyError, RenderedRole, apply_role
+from krmfn.apply import ApplyError, RenderedRole, apply_role, literal_secrets
 from krmfn.config import Config
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
@@ -103,6 +103,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
         ctx.result(item, Severity.ERROR, f"{msname} {exc.message}", exc.path)
         return
     edits: list[tuple[Item, str]] = []
+    secrets: list[tuple[Item, str, str, str]] = []
     for target in targets:
         rendered = roles[target.role]
         assert rendered is not None
@@ -119,6 +120,9 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
             if to_plain(view.data) != before:
                 edits.append((target.item, view.text()))
+            secrets += [
+                (target.item, *found) for found in literal_secrets(view.data, target.item.kind)
+            ]
         except ApplyError as exc:
             ctx.result(target.item, Severity.ERROR, f"{msname}: {exc.message}", exc.path)
             return
@@ -136,6 +140,14 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             return
     for target_item, text in edits:
         ctx.doc.replace(target_item, text)
+    for target_item, path, container, name in secrets:
+        ctx.result(
+            target_item,
+            Severity.WARNING,
+            f"container {container!r} sets {name} to a literal value; keep it in a Secret"
+            " (for the Hugging Face token: modelArtifacts.authSecretName)",
+            path,
+        )
     applied = ", ".join(f"{_workload_name(t.item)} ({t.role})" for t in targets)
     ctx.result(
         item,

@@ -48,3 +48,12 @@ def test_every_case_regenerates_with_one_command() -> None:
     assert {c.name for c in CASES} >= {"hf-basic", "pvc-path", "errors", "formatting"}
     for case in CASES:
         assert fixture_input(case)
+
+
+def test_secret_values_never_reach_results_or_stderr() -> None:
+    case = next(c for c in CASES if c.name == "secrets")
+    outcome = run_case(case)
+    results = outcome.stdout.decode().split("\nresults:\n", 1)[1]
+    assert "never_printed" in fixture_input(case).decode()
+    assert "never_printed" not in results
+    assert b"never_printed" not in outcome.stderr
