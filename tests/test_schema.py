@@ -85,50 +85,6 @@ CASES = _cases()
 BUILTIN = [(lbl, obj, src) for lbl, obj, src in CASES if obj.get("apiVersion") in BUILTIN_GROUPS]
 LWS_CASES = [(lbl, obj) for lbl, obj, _ in CASES if (obj.get("apiVersion"), obj.get("kind")) == LWS]
 
-# Defects of the fixtures' inputs, which the function rightly leaves as they are. Each
-# marker goes once its fixture input is a valid object.
-NO_SELECTOR = (
-    "fixture input: the workload has no spec.selector, which apps/v1 requires"
-    " (the function must not add one: selectors are immutable)"
-)
-KNOWN_INVALID_INPUTS = {
-    "fixtures/formatting/expected.yaml[0]:ConfigMap/settings": (
-        "fixture input: ConfigMap data `answer: no` is a YAML 1.1 boolean and `json: {..}` a"
-        " mapping, the API server wants strings (kept on purpose: untouched items survive)"
-    ),
-    **{
-        label: NO_SELECTOR
-        for label in (
-            "fixtures/config-configmap/expected.yaml[1]:StatefulSet/opt-decode",
-            "fixtures/config-invalid/expected.yaml[1]:StatefulSet/opt-decode",
-            "fixtures/config-typed/expected.yaml[1]:StatefulSet/opt-decode",
-            "fixtures/conflict/expected.yaml[2]:Deployment/shared",
-            "fixtures/conflict/expected.yaml[3]:Deployment/second-decode",
-            "fixtures/discovery/expected.yaml[1]:Deployment/serving-owned",
-            "fixtures/discovery/expected.yaml[2]:Deployment/pd-llm-d-modelservice-prefill",
-            "fixtures/discovery/expected.yaml[3]:Deployment/opt-decode",
-            "fixtures/discovery/expected.yaml[4]:StatefulSet/opt-decode",
-            "fixtures/discovery/expected.yaml[5]:Deployment/opt-metrics",
-            "fixtures/errors/expected.yaml[1]:Deployment/upper-scheme-decode",
-            "fixtures/errors/expected.yaml[14]:Deployment/good-decode",
-            "fixtures/hf-revision/expected.yaml[1]:Deployment/model-decode",
-            "fixtures/json-input/expected.yaml[1]:Deployment/opt-decode",
-            "fixtures/leaderworkerset/expected.yaml[2]:StatefulSet/deepseek-prefill",
-            "fixtures/mount-conflict/expected.yaml[1]:Deployment/opt-decode",
-            "fixtures/oci-modelcar/expected.yaml[1]:Deployment/granite-decode",
-            "fixtures/oci-modelcar/expected.yaml[3]:Deployment/latest-with-path-decode",
-            "fixtures/options/expected.yaml[2]:Deployment/tiny-decode",
-            "fixtures/options/expected.yaml[3]:Deployment/writable-decode",
-            "fixtures/pvc-hf-cache/expected.yaml[1]:Deployment/opt-decode",
-            "fixtures/pvc-path/expected.yaml[1]:Deployment/granite-decode",
-            "fixtures/pvc-root/expected.yaml[1]:Deployment/llama-decode",
-            "fixtures/template-error/expected.yaml[1]:Deployment/opt-decode",
-            "fixtures/templates/expected.yaml[1]:Deployment/qwen-svc-decode",
-            "fixtures/upsert/expected.yaml[1]:Deployment/opt-decode",
-        )
-    },
-}
-
 
 @cache
 def _registry() -> referencing.Registry:
@@ -198,11 +154,6 @@ def api_server_errors(where: str, pod: dict[str, Any]) -> list[str]:
     return errors
 
 
-def _marks(label: str) -> list[pytest.MarkDecorator]:
-    reason = KNOWN_INVALID_INPUTS.get(label)
-    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-
-
 def schema_errors(obj: dict[str, Any]) -> list[str]:
     """Every strict-schema error of a built-in object, as `path: message` lines."""
     # kubernetes-validate's file names: deployment-apps-v1.json, configmap-v1.json
@@ -212,7 +163,8 @@ def schema_errors(obj: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     "obj",
-    [pytest.param(obj, id=label, marks=_marks(label)) for label, obj, _ in BUILTIN],
+    [obj for _, obj, _ in BUILTIN],
+    ids=[label for label, _, _ in BUILTIN],
 )
 def test_builtin_kind_matches_strict_schema(obj: dict[str, Any]) -> None:
     assert schema_errors(obj) == []
