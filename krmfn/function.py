@@ -156,6 +156,9 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
     )
 
 
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
 def process(doc: Document, config: Config) -> list[Result]:
     ctx = _Context(doc, config, [])
     services: list[tuple[Item, ModelService]] = []
@@ -191,4 +194,15 @@ def process(doc: Document, config: Config) -> list[Result]:
         for warning in ms.source.warnings():
             ctx.result(item, Severity.WARNING, warning, "spec.modelArtifacts.uri")
         _apply_service(ctx, item, ms, targets)
+    if doc.mode == "stream":
+        # As kustomize does with a ResourceList: local-config objects are the function's
+        # input, never applied. A stream has no other way to keep them out of the cluster.
+        local = [i for i in doc.items if i.annotations.get(LOCAL_CONFIG) == "true"]
+        if local and len(local) == sum(1 for i in doc.items if i.is_mapping):
+            # Helm 4 takes an empty output for an error anyway: say why instead.
+            message = "every document is local-config: nothing would be left to apply"
+            ctx.results.append(Result(message, Severity.ERROR))
+        else:
+            for item in local:
+                doc.drop(item)
     return ctx.results

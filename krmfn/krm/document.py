@@ -30,6 +30,7 @@ MAX_ITEM_DEPTH = 100
 MAX_ITEM_NODES = 200_000
 
 _TRAILING_COMMENT = re.compile(r"[ \t]+#[^\n]*")
+_SEPARATOR = re.compile(r"^---(?=[ \t\n]|$)", re.MULTILINE)
 _PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
 
@@ -236,13 +237,27 @@ class Document:
     root: MappingNode | None = None
     function_config: Any = None
     prior_results: list[Any] = field(default_factory=list)
-    _edits: dict[int, str] = field(default_factory=dict)
+    _edits: dict[int, tuple[int, int, str]] = field(default_factory=dict)
 
     def source(self, item: Item) -> str:
         return self.text[item.start : item.end]
 
     def replace(self, item: Item, new_text: str) -> None:
-        self._edits[item.position] = new_text
+        self._edits[item.position] = (item.start, item.end, new_text)
+
+    def drop(self, item: Item) -> None:
+        """Leave a document of a stream out of the output, with its `---` line and the
+        comments before its content (Helm's `# Source:` line)."""
+        assert self.mode == "stream"
+        before = self.items[item.position - 1].end if item.position else 0
+        separators = list(_SEPARATOR.finditer(self.text, before, item.start))
+        start = separators[-1].start() if separators else before
+        end = len(self.text)
+        if item.position + 1 < len(self.items):
+            following = self.items[item.position + 1]
+            found = _SEPARATOR.search(self.text, item.end, following.start)
+            end = found.start() if found else following.start
+        self._edits[item.position] = (start, end, "")
 
     @property
     def edited(self) -> int:
@@ -253,12 +268,13 @@ class Document:
         pieces: list[str] = []
         cursor = 0
         for item in self.items:
-            new = self._edits.get(item.position)
-            if new is None:
+            edit = self._edits.get(item.position)
+            if edit is None:
                 continue
-            pieces.append(self.text[cursor : item.start])
+            start, end, new = edit
+            pieces.append(self.text[cursor:start])
             pieces.append(new)
-            cursor = item.end
+            cursor = end
         tail = self.text[cursor:]
         if self.mode == "resourcelist" and results:
             pieces.append(self._with_results(tail, cursor, results))
