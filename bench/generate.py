@@ -162,6 +162,7 @@ class Generated:
     text: str
     deployments: int
     services: int
+    config_maps: int = 0
     # Names (namespace/name) of the Deployments the function must rewrite.
     targets: list[str] = field(default_factory=list)
     # Positions, in item order, of those Deployments.
@@ -169,13 +170,39 @@ class Generated:
 
     @property
     def items(self) -> int:
-        return self.deployments + 3 * self.services
+        return self.deployments + 3 * self.services + self.config_maps
 
 
-def generate(deployments: int, services: int | None = None, templates: bool = True) -> Generated:
+def config_map(number: int, ident: int) -> str:
+    """An unrelated ConfigMap whose last value is a literal block scalar, as an app's
+    config file usually is: the item's end is then found by a different path."""
+    team = f"team-{number % TEAMS:02d}"
+    name = f"web-{number:05d}-conf"
+    return (
+        "- apiVersion: v1\n"
+        "  kind: ConfigMap\n"
+        "  metadata:\n"
+        f"    name: {name}\n"
+        f"    namespace: {team}\n"
+        f"{_kpt_annotations(f'{team}/{name}.yaml', 0, ident)}"
+        "  data:\n"
+        "    nginx.conf: |\n"
+        "      server {\n"
+        f"        listen 8080;  # shard {number % 8}\n"
+        "      }\n"
+    )
+
+
+def generate(
+    deployments: int,
+    services: int | None = None,
+    templates: bool = True,
+    config_maps: int = 0,
+) -> Generated:
     """`deployments` unrelated Deployments plus `services` ModelServices (default: one per
     500 Deployments, at least one), each followed some items later by its two targets,
-    as a kustomize build of many apps would interleave them."""
+    as a kustomize build of many apps would interleave them; with `config_maps` N, also
+    one ConfigMap after every N Deployments."""
     if services is None:
         services = max(1, deployments // DEPLOYMENTS_PER_SERVICE)
     result = Generated("", deployments, services)
@@ -200,6 +227,10 @@ def generate(deployments: int, services: int | None = None, templates: bool = Tr
         if slot < deployments:
             pieces.append(deployment(slot, position))
             position += 1
+            if config_maps and slot % config_maps == config_maps - 1:
+                pieces.append(config_map(slot, position))
+                position += 1
+                result.config_maps += 1
     pieces.append(FUNCTION_CONFIG)
     result.text = "".join(pieces)
     return result
@@ -242,8 +273,12 @@ def main() -> None:
     parser.add_argument("deployments", type=int, help="number of unrelated Deployments")
     parser.add_argument("--services", type=int, help="ModelServices (default: 1 per 500)")
     parser.add_argument("--no-templates", action="store_true", help="no {{ }} in ModelService args")
+    parser.add_argument(
+        "--config-maps", type=int, default=0, metavar="N", help="a ConfigMap per N Deployments"
+    )
     args = parser.parse_args()
-    sys.stdout.write(generate(args.deployments, args.services, not args.no_templates).text)
+    text = generate(args.deployments, args.services, not args.no_templates, args.config_maps).text
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":
