@@ -18,8 +18,15 @@ RECORD_VERSION = 1
 RENDERED_FIELDS = ("command", "args")
 CONTAINER_LISTS = ("initContainers", "containers")
 
-# (text, field path, container name) -> rendered text; the last two only for messages
-Render = Callable[[str, str, str], str]
+# (text, field path, container name, value named like a credential) -> rendered text;
+# the last three only shape the error message.
+Render = Callable[[str, str, str, bool], str]
+
+_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
 
 
 class ApplyError(Exception):
@@ -81,17 +88,16 @@ def _render_workload(journal: Journal, template: Path, render: Render) -> None:
                 for i, value in enumerate(values):
                     if isinstance(value, str) and "{{" in value:
                         where = dotted(base + [field, i])
-                        journal.set(base + [field, i], render(value, where, name))
+                        journal.set(base + [field, i], render(value, where, name, False))
         env = container.get("env")
         if isinstance(env, list):
             for i, var in enumerate(env):
                 value = var.get("value") if isinstance(var, dict) else None
                 if isinstance(value, str) and "{{" in value:
                     where = dotted(base + ["env", i, "value"])
-                    journal.set(base + ["env", i, "value"], render(value, where, name))
-
-
-_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
+                    secret = is_secret_name(str(var.get("name", "")))
+                    rendered = render(value, where, name, secret)
+                    journal.set(base + ["env", i, "value"], rendered)
 
 
 def literal_secrets(obj: Any, kind: str) -> list[tuple[str, str, str]]:
@@ -103,7 +109,7 @@ def literal_secrets(obj: Any, kind: str) -> list[tuple[str, str, str]]:
             env = container.get("env")
             for i, var in enumerate(env if isinstance(env, list) else []):
                 name = var.get("name") if isinstance(var, dict) else None
-                if isinstance(name, str) and _SECRET_NAME.search(name) and var.get("value"):
+                if isinstance(name, str) and is_secret_name(name) and var.get("value"):
                     path = dotted(template + ["spec", list_name, index, "env", i, "value"])
                     found.append((path, str(container.get("name", "")), name))
     return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.apply import ApplyError, RenderedRole, apply_role, literal_secrets
+from krmfn.apply import ApplyError, RenderedRole, apply_role, is_secret_name, literal_secrets
 from krmfn.config import Config
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
@@ -35,14 +35,23 @@ class _Context:
         self.results.append(Result(message, severity, ref or item.ref, path, file_path, index))
 
 
-def _render_text(ms: ModelService, text: str, context: str, where: str) -> str:
+def _render_text(
+    ms: ModelService, text: str, context: str, where: str, secret: bool = False
+) -> str:
     from krmfn import templating
 
     try:
         rendered: str = templating.render(text, ms.variables(), ms.ports())
         return rendered
     except templating.TemplateError as exc:
-        raise ApplyError(f"{context}: {exc.message}", where) from None
+        # Template messages quote the action; in a credential that could be the credential.
+        problem = (
+            "the template in a value named like a credential does not render"
+            " (the details are not shown, so that the value is not)"
+            if secret
+            else exc.message
+        )
+        raise ApplyError(f"{context}: {problem}", where) from None
 
 
 def _render_list(ms: ModelService, values: list[str] | None, context: str, where: str) -> Any:
@@ -68,7 +77,15 @@ def _render_specs(
         if spec.env:
             update["env"] = [
                 var.model_copy(
-                    update={"value": _render_text(ms, var.value, context, f"{at}.env[{i}].value")}
+                    update={
+                        "value": _render_text(
+                            ms,
+                            var.value,
+                            context,
+                            f"{at}.env[{i}].value",
+                            is_secret_name(var.name),
+                        )
+                    }
                 )
                 if var.value is not None and "{{" in var.value
                 else var
@@ -109,9 +126,11 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
         assert rendered is not None
         workload = _workload_name(target.item)
 
-        def render(text: str, where: str, container: str, workload: str = workload) -> str:
+        def render(
+            text: str, where: str, container: str, secret: bool, workload: str = workload
+        ) -> str:
             context = f"{workload} container {container!r}"
-            return _render_text(ms, text, context, where)
+            return _render_text(ms, text, context, where, secret)
 
         try:
             check_size(target.item.node)
