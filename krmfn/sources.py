@@ -191,13 +191,35 @@ class HuggingFace(Source):
         return f"emptyDir volume, HF_HOME{token}{revision}"
 
 
+def _normalised(uri: str, path: str) -> str:
+    """A path inside a volume, without empty or `.` segments; `..` would leave it."""
+    segments = [s for s in path.split("/") if s and s != "."]
+    if ".." in segments:
+        raise SourceError(f"{uri!r}: the path must not contain a '..' segment")
+    return "/".join(segments)
+
+
 @dataclass(frozen=True)
-class PersistentVolumeClaim(Source):
+class _ModelInVolume(Source):
+    """A source whose model lies at `path` inside the mounted volume."""
+
+    path: str = ""
+
+    @property
+    def model_path(self) -> str:
+        return self.path
+
+    @property
+    def mounted_model_path(self) -> str:
+        return self._subpath(self.path)
+
+
+@dataclass(frozen=True)
+class PersistentVolumeClaim(_ModelInVolume):
     """`pvc://<claim>[/<path>]`: a prepared volume, mounted read-only."""
 
     scheme: ClassVar[str] = "pvc"
     claim: str = ""
-    path: str = ""
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> PersistentVolumeClaim:
@@ -207,10 +229,7 @@ class PersistentVolumeClaim(Source):
                 f"{uri!r}: claim {claim!r} is not a valid PersistentVolumeClaim name"
                 " (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.')"
             )
-        segments = [s for s in path.split("/") if s and s != "."]
-        if ".." in segments:
-            raise SourceError(f"{uri!r}: the path must not contain a '..' segment")
-        return cls(uri, options, claim, "/".join(segments))
+        return cls(uri, options, path=_normalised(uri, path), claim=claim)
 
     def volume(self) -> dict[str, Any]:
         claim: dict[str, Any] = {"claimName": self.claim}
@@ -221,14 +240,6 @@ class PersistentVolumeClaim(Source):
     @property
     def read_only(self) -> bool:
         return self.options.read_only is not False
-
-    @property
-    def model_path(self) -> str:
-        return self.path
-
-    @property
-    def mounted_model_path(self) -> str:
-        return self._subpath(self.path)
 
     def describe(self) -> str:
         mode = "read-only" if self.read_only else "writable"
@@ -251,7 +262,14 @@ class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
         if len(segments) < 2:
             raise SourceError(f"{uri!r} must be pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>")
         repo, model = (_hf_id(uri, s) for s in segments[-2:])
-        return cls(uri, options, claimed.claim, "/".join(segments[:-2]), repo, model)
+        return cls(
+            uri,
+            options,
+            path="/".join(segments[:-2]),
+            claim=claimed.claim,
+            repo=repo,
+            model=model,
+        )
 
     @property
     def read_only(self) -> bool:
@@ -273,14 +291,13 @@ class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
 
 
 @dataclass(frozen=True)
-class ImageVolume(Source):
+class ImageVolume(_ModelInVolume):
     """`oci://<registry>/<repository>[:tag][@sha256:digest][//<path in image>]`: an image
     volume (a "modelcar"), read-only by nature. The path after `//` names the model's folder
     inside the image, as go-getter writes subdirectories."""
 
     scheme: ClassVar[str] = "oci"
     reference: str = ""
-    path: str = ""
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:
@@ -291,14 +308,12 @@ class ImageVolume(Source):
                 f"{uri!r}: {reference!r} is not an image reference"
                 " (<registry>/<repository>[:tag][@sha256:<64 hex digits>])"
             )
-        segments = [s for s in path.split("/") if s and s != "."]
-        if ".." in segments:
-            raise SourceError(f"{uri!r}: the path must not contain a '..' segment")
+        path = _normalised(uri, path)
         if options.pull_policy and options.pull_policy not in PULL_POLICIES:
             raise SourceError(
                 f"pull policy {options.pull_policy!r} is not one of {', '.join(PULL_POLICIES)}"
             )
-        return cls(uri, options, reference, "/".join(segments))
+        return cls(uri, options, path=path, reference=reference)
 
     @property
     def _pull_policy(self) -> str:
@@ -315,14 +330,6 @@ class ImageVolume(Source):
     @property
     def read_only(self) -> bool:
         return True
-
-    @property
-    def model_path(self) -> str:
-        return self.path
-
-    @property
-    def mounted_model_path(self) -> str:
-        return self._subpath(self.path)
 
     def warnings(self) -> list[str]:
         return [
