@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from krmfn.journal import ABSENT, Journal, Path, get, undo
 from krmfn.modelservice import ContainerSpec, ModelService, Role
+from krmfn.names import is_secret_name
 from krmfn.sources import VOLUME_NAME, Source
 
 RECORD_ANNOTATION = "krmfn.llm-d.ai/applied"
@@ -21,12 +21,6 @@ CONTAINER_LISTS = ("initContainers", "containers")
 # (text, field path, container name, value named like a credential) -> rendered text;
 # the last three only shape the error message.
 Render = Callable[[str, str, str, bool], str]
-
-_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
-
-
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name))
 
 
 class ApplyError(Exception):

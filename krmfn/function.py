@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.apply import ApplyError, RenderedRole, apply_role, is_secret_name, literal_secrets
+from krmfn.apply import ApplyError, RenderedRole, apply_role, literal_secrets
 from krmfn.config import Config
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
 from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import API_VERSION, KIND, ROLES, ContainerSpec, ModelService, load
+from krmfn.names import is_secret_name
 from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
 
 

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from krmfn.krm.roundtrip import to_plain, to_ruamel
+from krmfn.names import is_secret_name
 
 
 def fingerprint(value: Any) -> str:
@@ -51,6 +52,16 @@ def _find(container: Any, selector: list[Any]) -> int:
             if _matches(element, selector):
                 return index
     return -1
+
+
+def _is_credential(root: Any, path: Path) -> bool:
+    """Whether the path is, or is inside, an env var named like a credential."""
+    for index, part in enumerate(path[:-1]):
+        if part == "env":
+            entry = get(root, path[: index + 2])
+            name = entry.get("name") if isinstance(entry, dict) else None
+            return isinstance(name, str) and is_secret_name(name)
+    return False
 
 
 def get(root: Any, path: Path) -> Any:
@@ -112,7 +123,12 @@ class Journal:
         if current is not ABSENT and to_plain(current) == plain:
             return
         op: dict[str, Any] = {"op": "set", "path": path, "hash": fingerprint(plain)}
-        if current is not ABSENT:
+        if current is not ABSENT and _is_credential(self.root, path):
+            # The record is written into the manifest: a literal credential replaced
+            # (by a Secret reference) must not be copied there. Taking it back then
+            # removes the variable instead of restoring the literal.
+            op["redacted"] = True
+        elif current is not ABSENT:
             op["prior"] = to_plain(current)
         self.ops.append(op)
         _write(self.root, path, plain)

@@ -10,6 +10,13 @@ _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 )
 MAX_LABEL = 63
+_SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
+
+
+def is_secret_name(name: str) -> bool:
+    """An env var named like a credential: its value is never copied into a message or
+    a record."""
+    return bool(_SECRET_NAME.search(name))
 
 
 class NameError_(ValueError):

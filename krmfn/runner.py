@@ -61,4 +61,8 @@ def run_function(
             doc = read_document(text, mode)
             results = [Result(f"internal error: {type(exc).__name__}: {exc}", Severity.ERROR)]
     failed = any(r.severity is Severity.ERROR for r in results)
-    return doc.render(results).encode(), stderr_lines(results), failed
+    output = doc.render(results)
+    if raw.count(b"\r\n") == raw.count(b"\n") > 0:
+        # Read with LF line ends; a file written with CRLF gets them back.
+        output = output.replace("\n", "\r\n")
+    return output.encode(), stderr_lines(results), failed

@@ -1,0 +1,325 @@
+"""Finding items in the input from libyaml's parser events, without building a node tree.
+
+The parser is a state machine in C and does not recurse, so nesting depth is checked as
+the events go by. Per item only its span and the fields used to find targets are kept;
+the function composes the few items it reads or edits later, from their own text
+(`Item.node`). Untouched items never become Python objects, which keeps the time near
+libyaml's own and the memory near the size of the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from krmfn.krm.errors import InputError
+
+# An event from libyaml: it always carries its marks, which the stubs call optional.
+Ev = Any
+
+# libyaml's own parser does not recurse, but anything that later walks an item does.
+MAX_NESTING = 10_000
+
+_TRAILING_COMMENT = re.compile(r"[ \t]+#[^\n]*")
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+@dataclass
+class Span:
+    """Where one node is written: [start, end) without trailing comment lines, and the
+    column of its first character (a block node's lines are indented from there)."""
+
+    start: int
+    end: int
+    column: int
+    kind: str  # "mapping", "sequence", "scalar" or "alias"
+    flow: bool = False
+
+
+@dataclass
+class Fields:
+    """What discovery needs from an item, read from its events."""
+
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    owner_references: list[dict[str, str]] | None = None
+    template_labels: dict[str, str] | None = None
+
+
+def _error(exc: yaml.YAMLError) -> InputError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return InputError(f"input is not valid YAML{where}: {problem}")
+
+
+def _kind_of(event: Ev) -> str:
+    if isinstance(event, MappingStartEvent):
+        return "mapping"
+    if isinstance(event, SequenceStartEvent):
+        return "sequence"
+    return "alias" if isinstance(event, AliasEvent) else "scalar"
+
+
+class Reader:
+    """One pass over the events of a text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._loader = yaml.CSafeLoader(text)
+        self._depth = 0
+        # The last event that wrote text: its end is where a node's content ends.
+        self._last: Ev | None = None
+
+    def close(self) -> None:
+        self._loader.dispose()
+
+    def next(self) -> Ev:
+        try:
+            event: Ev = self._loader.get_event()
+        except yaml.YAMLError as exc:
+            raise _error(exc) from None
+        kind = type(event)
+        if kind is ScalarEvent or kind is AliasEvent:
+            self._last = event
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            self._depth += 1
+            if self._depth > MAX_NESTING:
+                mark = event.start_mark
+                raise InputError(
+                    f"input nests collections deeper than {MAX_NESTING} levels"
+                    f" at line {mark.line + 1}, column {mark.column + 1}"
+                )
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            self._depth -= 1
+            # A flow collection ends with a bracket; a block one with nothing.
+            if event.end_mark.index > event.start_mark.index:
+                self._last = event
+        return event
+
+    @staticmethod
+    def _start(event: Ev) -> int:
+        index: int = event.start_mark.index
+        return index
+
+    def skip(self, first: Ev) -> None:
+        """Consume the rest of the node that `first` starts."""
+        if not isinstance(first, CollectionStartEvent):
+            return
+        depth = 1
+        while depth:
+            event = self.next()
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+
+    def span(self, first: Ev) -> Span:
+        """Consume the node that `first` starts and say where it is written."""
+        self._last = first
+        self.skip(first)
+        return Span(
+            first.start_mark.index,
+            self._content_end(),
+            first.start_mark.column,
+            _kind_of(first),
+            bool(getattr(first, "flow_style", False)),
+        )
+
+    def _content_end(self) -> int:
+        """The end of the last text written: a block collection's end mark lies past the
+        comments that follow it, which belong to whatever comes next. A comment on the
+        last line stays with the node; a block scalar keeps its line break."""
+        last = self._last
+        assert last is not None
+        text = self.text
+        end: int = last.end_mark.index
+        if isinstance(last, ScalarEvent) and last.style in ("|", ">"):
+            start = self._start(last)
+            header = text[start : text.find("\n", start)]
+            if "+" in header:  # keep chomping: the trailing blank lines are content
+                return end
+            return min(start + len(text[start:end].rstrip()) + 1, len(text))
+        match = _TRAILING_COMMENT.match(text, end)
+        return match.end() if match else end
+
+    def string_map(self, first: Ev) -> dict[str, str]:
+        """A mapping of scalars (labels, annotations); anything else inside is skipped."""
+        out: dict[str, str] = {}
+        if not isinstance(first, MappingStartEvent):
+            self.skip(first)
+            return out
+        while True:
+            key = self.next()
+            if isinstance(key, MappingEndEvent):
+                return out
+            value = self.next()
+            if isinstance(key, ScalarEvent) and isinstance(value, ScalarEvent):
+                out[key.value] = value.value
+            else:
+                self.skip(key)
+                self.skip(value)
+
+    def mapping(self, first: Ev, wanted: dict[str, Any]) -> None:
+        """Walk a mapping, handing the value of each wanted key to its reader."""
+        if not isinstance(first, MappingStartEvent):
+            self.skip(first)
+            return
+        while True:
+            key = self.next()
+            if isinstance(key, MappingEndEvent):
+                return
+            value = self.next()
+            reader = wanted.get(key.value) if isinstance(key, ScalarEvent) else None
+            if reader is None:
+                self.skip(key)
+                self.skip(value)
+            else:
+                reader(value)
+
+    def item(self, first: Ev) -> tuple[Span, Fields]:
+        """One resource: its span and, for a mapping, the fields that identify it."""
+        fields = Fields()
+        if not isinstance(first, MappingStartEvent):
+            return self.span(first), fields
+
+        def scalar(setter: Any) -> Any:
+            def read(event: Ev) -> None:
+                if isinstance(event, ScalarEvent):
+                    setter(event.value)
+                else:
+                    self.skip(event)
+
+            return read
+
+        def owner_references(event: Ev) -> None:
+            if not isinstance(event, SequenceStartEvent):
+                self.skip(event)
+                return
+            refs = fields.owner_references = []
+            while not isinstance(element := self.next(), SequenceEndEvent):
+                refs.append(self.string_map(element))
+
+        def set_labels(event: Ev) -> None:
+            fields.labels = self.string_map(event)
+
+        def set_annotations(event: Ev) -> None:
+            fields.annotations = self.string_map(event)
+
+        def set_template_labels(event: Ev) -> None:
+            fields.template_labels = self.string_map(event)
+
+        metadata = {
+            "name": scalar(lambda v: setattr(fields, "name", v)),
+            "namespace": scalar(lambda v: setattr(fields, "namespace", v)),
+            "labels": set_labels,
+            "annotations": set_annotations,
+            "ownerReferences": owner_references,
+        }
+        template = {"metadata": lambda e: self.mapping(e, {"labels": set_template_labels})}
+        top = {
+            "apiVersion": scalar(lambda v: setattr(fields, "api_version", v)),
+            "kind": scalar(lambda v: setattr(fields, "kind", v)),
+            "metadata": lambda e: self.mapping(e, metadata),
+            "spec": lambda e: self.mapping(e, {"template": lambda t: self.mapping(t, template)}),
+        }
+        start: Any = first.start_mark
+        self.mapping(first, top)
+        flow = bool(first.flow_style)
+        span = Span(start.index, self._content_end(), start.column, "mapping", flow)
+        return span, fields
+
+
+@dataclass
+class Parsed:
+    """The input as items and the few top-level values the function needs."""
+
+    items: list[tuple[Span, Fields]]
+    items_flow: bool = False
+    root_flow: bool = False
+    root_close: int = 0  # where the root mapping ends: a flow root's closing brace
+    kind: str = ""
+    function_config: Span | None = None
+    results: Span | None = None
+
+
+def read_stream(text: str) -> Parsed:
+    reader = Reader(text)
+    try:
+        items: list[tuple[Span, Fields]] = []
+        while not isinstance(event := reader.next(), StreamEndEvent):
+            if isinstance(event, DocumentStartEvent):
+                items.append(reader.item(reader.next()))
+            elif not isinstance(event, DocumentEndEvent):
+                reader.skip(event)
+        return Parsed(items)
+    finally:
+        reader.close()
+
+
+def read_resource_list(text: str) -> Parsed:
+    reader = Reader(text)
+    try:
+        reader.next()  # stream start
+        event = reader.next()
+        if isinstance(event, StreamEndEvent):
+            raise InputError("input is empty: expected a ResourceList")
+        root = reader.next()
+        if not isinstance(root, MappingStartEvent):
+            span = reader.span(root)
+            if span.kind == "scalar" and isinstance(root, ScalarEvent) and root.value in _NULLS:
+                raise InputError("input is empty: expected a ResourceList")
+            raise InputError(f"input is a YAML {span.kind}, not a ResourceList")
+        parsed = Parsed([])
+        parsed.root_flow = bool(root.flow_style)
+        while not isinstance(key := reader.next(), MappingEndEvent):
+            value = reader.next()
+            name = key.value if isinstance(key, ScalarEvent) else None
+            if name == "items":
+                _read_items(reader, value, parsed)
+            elif name == "kind" and isinstance(value, ScalarEvent):
+                parsed.kind = value.value
+            elif name == "functionConfig":
+                parsed.function_config = reader.span(value)
+            elif name == "results":
+                parsed.results = reader.span(value)
+            else:
+                reader.skip(key)
+                reader.skip(value)
+        parsed.root_close = Reader._start(key)
+        reader.next()  # document end
+        if not isinstance(reader.next(), StreamEndEvent):
+            raise InputError("input holds more than one YAML document; expected one ResourceList")
+        return parsed
+    finally:
+        reader.close()
+
+
+def _read_items(reader: Reader, value: Ev, parsed: Parsed) -> None:
+    if isinstance(value, SequenceStartEvent):
+        parsed.items_flow = bool(value.flow_style)
+        while not isinstance(element := reader.next(), SequenceEndEvent):
+            parsed.items.append(reader.item(element))
+    elif not (isinstance(value, ScalarEvent) and value.value in _NULLS and not value.style):
+        kind = reader.span(value).kind
+        raise InputError(f"ResourceList items is a YAML {kind}, not a list")
