@@ -91,25 +91,45 @@ def child_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def run_child(argv: list[str], stdin: Path, env: dict[str, str]) -> Run:
-    """One child with stdin from a file: wall time and its own peak RSS.
+# A child's ru_maxrss counts the pages it shares with its parent between fork and exec:
+# forked from this process, which holds the generated inputs and in-process parses, every
+# child would "peak" at this process's size. So a small launcher (python -S, no site) forks
+# and execs each measured command, times it, and reports its wait4 rusage on a pipe.
+LAUNCHER = """\
+import os, sys, time
+report, command = int(sys.argv[1]), sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+os.write(report, f"{wall} {usage.ru_maxrss}".encode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
-    os.wait4 reports the rusage of that one child, not the maximum over all children
-    as RUSAGE_CHILDREN would."""
+
+def run_child(argv: list[str], stdin: Path, env: dict[str, str]) -> Run:
+    """One command with stdin from a file: its wall time and its own peak RSS."""
+    read_end, write_end = os.pipe()
     with (
         open(stdin, "rb") as fin,
         tempfile.TemporaryFile() as fout,
         tempfile.TemporaryFile() as ferr,
     ):
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        launcher = [sys.executable, "-S", "-c", LAUNCHER, str(write_end), *argv]
+        proc = subprocess.Popen(
+            launcher, stdin=fin, stdout=fout, stderr=ferr, env=env, pass_fds=(write_end,)
+        )
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as report:
+            measured = report.read().decode()
+        proc.wait()
+        wall, maxrss_kb = measured.split()
         fout.seek(0)
         ferr.seek(0)
         # ru_maxrss is in kilobytes on Linux.
-        return Run(wall, usage.ru_maxrss / 1024, proc.returncode, fout.read(), ferr.read())
+        return Run(float(wall), int(maxrss_kb) / 1024, proc.returncode, fout.read(), ferr.read())
 
 
 def check(gen: Generated, run: Run) -> list[str]:
