@@ -6,15 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from krmfn.kinds import WORKLOAD_KINDS
 from krmfn.sources import DEFAULT_MOUNT_ROOT
 
 API_VERSION = "krmfn.llm-d.ai/v1alpha1"
 KIND = "ModelArtifacts"
-WORKLOAD_KINDS = {
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
-}
 
 
 class ConfigError(ValueError):

@@ -10,10 +10,11 @@ from typing import Any
 
 from krmfn.apply import ApplyError, RenderedRole, apply_role, literal_secrets
 from krmfn.config import Config
+from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
 from krmfn.krm.results import ResourceRef
-from krmfn.modelservice import API_VERSION, KIND, ROLES, ContainerSpec, ModelService, load
+from krmfn.modelservice import ROLES, ContainerSpec, ModelService, load
 from krmfn.names import is_secret_name
 from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
 
@@ -176,14 +177,11 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
     )
 
 
-LOCAL_CONFIG = "config.kubernetes.io/local-config"
-
-
 def process(doc: Document, config: Config) -> list[Result]:
     ctx = _Context(doc, config, [])
     services: list[tuple[Item, ModelService]] = []
     for item in doc.items:
-        if item.kind != KIND or item.api_version != API_VERSION:
+        if not is_model_service(item):
             continue
         try:
             data = item.construct()
@@ -217,7 +215,7 @@ def process(doc: Document, config: Config) -> list[Result]:
     if doc.mode == "stream":
         # As kustomize does with a ResourceList: local-config objects are the function's
         # input, never applied. A stream has no other way to keep them out of the cluster.
-        local = [i for i in doc.items if i.annotations.get(LOCAL_CONFIG) == "true"]
+        local = [i for i in doc.items if is_local_config(i)]
         if local and len(local) == sum(1 for i in doc.items if i.is_mapping):
             # Helm 4 takes an empty output for an error anyway: say why instead.
             message = "every document is local-config: nothing would be left to apply"

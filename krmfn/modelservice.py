@@ -8,11 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from krmfn.config import Config
+from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND
 from krmfn.names import NameError_, sanitize
 from krmfn.sources import Options, Source, SourceError, parse_uri
 
-API_VERSION = "llm-d.ai/v1alpha1"
-KIND = "ModelService"
+API_VERSION = MODELSERVICE_API_VERSION
+KIND = MODELSERVICE_KIND
 ROLES = ("decode", "prefill")
 
 

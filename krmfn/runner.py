@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from krmfn.kinds import has_work
 from krmfn.krm import Document, InputError, Result, Severity
 from krmfn.krm.document import Mode, decode, read_document
 from krmfn.krm.results import ResourceRef, stderr_lines
@@ -51,6 +52,12 @@ def run_function(
     except InputError as exc:
         # Nothing could be read, so nothing is changed: the input goes back as it came.
         return raw, stderr_lines([Result(exc.message, Severity.ERROR)]), True
+    if (
+        config_text is None
+        and doc.function_config is None
+        and not has_work(doc.items, mode == "stream")
+    ):
+        return text_output(raw, doc.render([])), [], False
     config, results = _config(doc, config_text)
     if config is not None:
         from krmfn.function import process
@@ -61,8 +68,11 @@ def run_function(
             doc = read_document(text, mode)
             results = [Result(f"internal error: {type(exc).__name__}: {exc}", Severity.ERROR)]
     failed = any(r.severity is Severity.ERROR for r in results)
-    output = doc.render(results)
+    return text_output(raw, doc.render(results)), stderr_lines(results), failed
+
+
+def text_output(raw: bytes, output: str) -> bytes:
     if raw.count(b"\r\n") == raw.count(b"\n") > 0:
         # Read with LF line ends; a file written with CRLF gets them back.
         output = output.replace("\n", "\r\n")
-    return output.encode(), stderr_lines(results), failed
+    return output.encode()

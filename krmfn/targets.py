@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from krmfn.config import WORKLOAD_KINDS
+from krmfn.kinds import WORKLOAD_KINDS
 from krmfn.krm import Item
 from krmfn.modelservice import API_VERSION, KIND, ROLES, ModelService
 from krmfn.names import NameError_, sanitize
