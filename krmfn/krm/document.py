@@ -200,10 +200,6 @@ class Document:
             end = found.start() if found else following.start
         self._edits[item.position] = (start, end, "")
 
-    @property
-    def edited(self) -> int:
-        return len(self._edits)
-
     def render(self, results: list[Result]) -> str:
         """The output text: the input with edited items spliced in, results appended."""
         pieces: list[str] = []
