@@ -123,6 +123,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
         return
     edits: list[tuple[Item, str]] = []
     secrets: list[tuple[Item, str, str, str]] = []
+    lost: list[Item] = []
     for target in targets:
         rendered = roles[target.role]
         assert rendered is not None
@@ -140,7 +141,10 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             before = to_plain(view.data)
             apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
             if to_plain(view.data) != before:
-                edits.append((target.item, view.text()))
+                text, without_comments = view.text()
+                edits.append((target.item, text))
+                if without_comments:
+                    lost.append(target.item)
             secrets += [
                 (target.item, *found) for found in literal_secrets(view.data, target.item.kind)
             ]
@@ -161,6 +165,13 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             return
     for target_item, text in edits:
         ctx.doc.replace(target_item, text)
+    for target_item in lost:
+        ctx.result(
+            target_item,
+            Severity.WARNING,
+            "its comments could not be kept: written back with them, it would not be valid"
+            " YAML (a comment after a flow collection at the end of a list, say)",
+        )
     for target_item, path, container, name in secrets:
         ctx.result(
             target_item,
@@ -182,6 +193,9 @@ def process(doc: Document, config: Config) -> list[Result]:
     services: list[tuple[Item, ModelService]] = []
     for item in doc.items:
         if not is_model_service(item):
+            continue
+        if not item.name:
+            ctx.result(item, Severity.ERROR, "is required", "metadata.name")
             continue
         try:
             data = item.construct()

@@ -28,6 +28,23 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+class ShapeError(Exception):
+    """A field the function must add to holds another type: a mapping where the API
+    wants a list, say. `path` has the list elements as indexes."""
+
+    def __init__(self, path: list[str | int], expected: str, found: Any) -> None:
+        kind = (
+            "a mapping"
+            if isinstance(found, dict)
+            else "a list"
+            if isinstance(found, list)
+            else "a scalar"
+        )
+        super().__init__(f"must be {expected}, not {kind}")
+        self.path = path
+        self.message = f"must be {expected}, not {kind}"
+
+
 class _Absent:
     def __repr__(self) -> str:
         return "ABSENT"
@@ -81,6 +98,21 @@ def get(root: Any, path: Path) -> Any:
                 return ABSENT
             current = current[index]
     return current
+
+
+def indexed(root: Any, path: Path) -> list[str | int]:
+    """The path with each selector replaced by the index of the element it selects."""
+    out: list[str | int] = []
+    current = root
+    for part in path:
+        if isinstance(part, list):
+            index = _find(current, part)
+            out.append(index)
+            current = current[index] if index >= 0 else None
+        else:
+            out.append(part)
+            current = get(current, [part]) if current is not None else None
+    return out
 
 
 def _write(root: Any, path: Path, value: Any) -> None:
@@ -138,6 +170,9 @@ class Journal:
         current = get(self.root, path)
         if current is ABSENT or current is None:
             self.set(path, empty)
+        elif not isinstance(current, type(empty)):
+            expected = "a list" if isinstance(empty, list) else "a mapping"
+            raise ShapeError(indexed(self.root, path), expected, current)
 
     def prefix(self, path: Path, values: list[Any]) -> None:
         """Put values in front of a list (ModelService args go before the workload's own)."""

@@ -209,8 +209,15 @@ def load(name: str, namespace: str, data: Any, config: Config) -> ModelService |
     sanitized = ""
     try:
         sanitized = sanitize(spec.routing.modelName)
-        for role in ROLES:
-            sanitize(f"{name}-{role}")
+        workloads = {sanitize(f"{name}-{role}") for role in ROLES}
+        if len(workloads) < len(ROLES) and spec.decode is not None and spec.prefill is not None:
+            problems_list.append(
+                Invalid(
+                    "metadata.name",
+                    f"{name!r} is too long: {name}-decode and {name}-prefill are both cut to"
+                    f" the 63 characters {workloads.pop()!r}; shorten the name",
+                )
+            )
     except NameError_ as exc:
         problems_list.append(
             Invalid("spec.routing.modelName" if not sanitized else "metadata.name", str(exc))

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from krmfn.krm.errors import InputError
 from krmfn.krm.reader import Fields, Parsed, Span, read_resource_list, read_stream
@@ -122,6 +122,10 @@ def check_size(node: Node) -> None:
             on_path.add(key)
             if isinstance(current, MappingNode):
                 children = [n for pair in current.value for n in pair]
+                keys = [k.value for k, _ in current.value if isinstance(k, ScalarNode)]
+                if len(set(keys)) < len(keys):
+                    duplicate = next(k for k in keys if keys.count(k) > 1)
+                    raise InputError(f"duplicate key {duplicate!r}")
             elif isinstance(current, SequenceNode):
                 children = list(current.value)
             else:

@@ -109,18 +109,38 @@ class RoundTrip:
         self._source = source
         self.data: Any = _yaml(*self._style).load(_dedent(source, item.column))
 
-    def text(self) -> str:
+    def text(self) -> tuple[str, bool]:
+        """The edited item's text, and whether its comments had to be left out: ruamel
+        can write a comment back where it breaks the YAML (after a flow mapping that ends
+        a block list, say), so the text is read back and, if it does not give the data
+        that was edited, written again from the plain data."""
         if self.item.in_flow:
             # Inside a flow sequence (JSON input) an item must stay on flow syntax.
             import json
 
-            return json.dumps(to_plain(self.data), ensure_ascii=False)
+            return json.dumps(to_plain(self.data), ensure_ascii=False), False
+        out = self._dump(self.data)
+        if self._reads_back(out):
+            return out, False
+        out = self._dump(to_ruamel(to_plain(self.data)))
+        if not self._reads_back(out):
+            raise ValueError("the edited item cannot be written as valid YAML")
+        return out, True
+
+    def _dump(self, data: Any) -> str:
         buf = io.StringIO()
-        _yaml(*self._style).dump(self.data, buf)
+        _yaml(*self._style).dump(data, buf)
         out = buf.getvalue()
         if not self._source.endswith("\n"):
             out = out.rstrip("\n")
         return _indent(out, self.item.column)
+
+    def _reads_back(self, text: str) -> bool:
+        try:
+            again = _yaml(*self._style).load(_dedent(text, self.item.column))
+        except Exception:  # any reader error means the text is not what was meant
+            return False
+        return bool(to_plain(again) == to_plain(self.data))
 
 
 def to_plain(value: Any) -> Any:
