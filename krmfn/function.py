@@ -13,7 +13,6 @@ from krmfn.config import Config
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
-from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import ROLES, ContainerSpec, ModelService, load
 from krmfn.names import is_secret_name
 from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
@@ -22,19 +21,12 @@ from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
 @dataclass
 class _Context:
     doc: Document
-    config: Config
     results: list[Result]
 
-    def result(
-        self,
-        item: Item,
-        severity: Severity,
-        message: str,
-        path: str = "",
-        ref: ResourceRef | None = None,
-    ) -> None:
+    def result(self, item: Item, severity: Severity, message: str, path: str = "") -> None:
+        """A result about one item, with the file kpt read it from."""
         file_path, index = item.file
-        self.results.append(Result(message, severity, ref or item.ref, path, file_path, index))
+        self.results.append(Result(message, severity, item.ref, path, file_path, index))
 
 
 def _render_text(
@@ -156,7 +148,9 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             ctx.result(target.item, Severity.ERROR, message)
             return
         except Exception as exc:  # a workload ruamel cannot read: say so, touch nothing
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # ruamel's errors carry the problem apart from the context it was found in.
+            lines = str(exc).strip().splitlines()
+            problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
             ctx.result(
                 target.item,
                 Severity.ERROR,
@@ -189,7 +183,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
 
 
 def process(doc: Document, config: Config) -> list[Result]:
-    ctx = _Context(doc, config, [])
+    ctx = _Context(doc, [])
     services: list[tuple[Item, ModelService]] = []
     for item in doc.items:
         if not is_model_service(item):

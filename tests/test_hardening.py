@@ -465,8 +465,6 @@ ROWS: dict[str, Row] = {
         0,
         [],
         workload_applied,
-        xfail="a tab after `key:` or before a comment is valid YAML (libyaml and kubectl read"
-        " it) but the workload 'cannot be edited: while scanning for the next token'",
     ),
     "JSON, nothing to do": Row(
         json.dumps(

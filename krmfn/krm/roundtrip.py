@@ -100,6 +100,16 @@ def _indent(text: str, column: int) -> str:
     return "\n".join([lines[0]] + [pad + line if line else line for line in lines[1:]])
 
 
+def _without_tabs(text: str) -> str:
+    """libyaml (and kubectl) read a tab as the space after `key:` or before a comment;
+    ruamel's scanner refuses it. Tabs become spaces only if that changes no value, as
+    libyaml reads both texts: a tab inside a quoted string stays and the error with it."""
+    spaced = text.replace("\t", " ")
+    if yaml.load(spaced, Loader=yaml.CSafeLoader) != yaml.load(text, Loader=yaml.CSafeLoader):
+        raise ValueError("a tab that is part of a value cannot be edited")
+    return spaced
+
+
 class RoundTrip:
     """A ruamel view of one item: `data` is edited in place, `text()` renders it."""
 
@@ -107,7 +117,13 @@ class RoundTrip:
         self.item = item
         self._style = _indent_style(item.node)
         self._source = source
-        self.data: Any = _yaml(*self._style).load(_dedent(source, item.column))
+        text = _dedent(source, item.column)
+        try:
+            self.data: Any = _yaml(*self._style).load(text)
+        except Exception:
+            if "\t" not in text:
+                raise
+            self.data = _yaml(*self._style).load(_without_tabs(text))
 
     def text(self) -> tuple[str, bool]:
         """The edited item's text, and whether its comments had to be left out: ruamel
