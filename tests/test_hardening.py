@@ -403,16 +403,16 @@ ROWS: dict[str, Row] = {
         ],
         results_appended,
     ),
-    "10,000 nested flow lists": Row(
+    "10,000 nested flow lists (past the 512-level bound)": Row(
         resource_list(MS, WORKLOAD, "- " + "[" * _DEEP + "]" * _DEEP + "\n"),
         1,
-        ["[error] input nests collections deeper than 10000 levels at line 34, column 10001"],
+        ["[error] input nests collections deeper than 512 levels at line 34, column 513"],
         unchanged,
     ),
     "a million nested flow lists (C stack)": Row(
         resource_list("- " + "[" * 1_000_000 + "]" * 1_000_000 + "\n"),
         1,
-        ["[error] input nests collections deeper than 10000 levels at line 4, column 10001"],
+        ["[error] input nests collections deeper than 512 levels at line 4, column 513"],
         unchanged,
     ),
     "500 nested lists in an untouched item": Row(

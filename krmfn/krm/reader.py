@@ -33,8 +33,10 @@ from krmfn.krm.errors import InputError
 # An event from libyaml: it always carries its marks, which the stubs call optional.
 Ev = Any
 
-# libyaml's own parser does not recurse, but anything that later walks an item does.
-MAX_NESTING = 10_000
+# libyaml's parser does not recurse, but the libyaml bundled with newer PyYAML wheels
+# refuses more than 1,000 levels with a message of its own: a lower bound of ours gives
+# one answer whichever libyaml is installed. Manifests nest a few dozen levels.
+MAX_NESTING = 512
 
 _TRAILING_COMMENT = re.compile(r"[ \t]+#[^\n]*")
 _NULLS = ("", "~", "null", "Null", "NULL")
