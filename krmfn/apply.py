@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.journal import ABSENT, Journal, Path, ShapeError, get, undo
+from krmfn.journal import ABSENT, Journal, Path, get, undo
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.names import is_secret_name
 from krmfn.sources import VOLUME_NAME, Source
@@ -258,24 +258,8 @@ def apply_role(
     render: Render,
 ) -> bool:
     """Apply one role to one workload (a ruamel mapping, edited in place). Returns
-    whether anything was applied. Raises ApplyError; the caller then drops the object."""
-    try:
-        return _apply_role(obj, kind, workload, ms, role_name, rendered, render)
-    except ShapeError as exc:
-        raise ApplyError(
-            f"{workload}: {dotted(exc.path)} {exc.message}", dotted(exc.path)
-        ) from None
-
-
-def _apply_role(
-    obj: Any,
-    kind: str,
-    workload: str,
-    ms: ModelService,
-    role_name: str,
-    rendered: RenderedRole,
-    render: Render,
-) -> bool:
+    whether anything was applied. Raises ApplyError or ShapeError; the caller then drops
+    the object."""
     ops = previous_record(obj)
     if ops:
         undo(obj, ops)

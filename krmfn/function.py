@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.apply import ApplyError, RenderedRole, apply_role, literal_secrets
+from krmfn.apply import ApplyError, RenderedRole, apply_role, dotted, literal_secrets
 from krmfn.config import Config
+from krmfn.journal import ShapeError
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
@@ -142,6 +143,11 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             ]
         except ApplyError as exc:
             ctx.result(target.item, Severity.ERROR, f"{msname}: {exc.message}", exc.path)
+            return
+        except ShapeError as exc:
+            where = dotted(exc.path)
+            message = f"{msname}: {workload}: {where} {exc.message}"
+            ctx.result(target.item, Severity.ERROR, message, where)
             return
         except InputError as exc:
             message = f"{msname}: {workload} cannot be edited: {exc.message}"
