@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 from yaml.events import (
     AliasEvent,
-    CollectionEndEvent,
     CollectionStartEvent,
     DocumentEndEvent,
     DocumentStartEvent,
@@ -100,6 +99,23 @@ class Reader:
         self._depth = 0
         # The last event that wrote text: its end is where a node's content ends.
         self._last: Ev | None = None
+        # The item being read, and what to read of it: the keys that identify it, each
+        # with the reader of its value (built once, not per item).
+        self._fields = Fields()
+        metadata = {
+            "name": self._scalar_field("name"),
+            "namespace": self._scalar_field("namespace"),
+            "labels": self._map_field("labels"),
+            "annotations": self._map_field("annotations"),
+            "ownerReferences": self._owner_references,
+        }
+        template = {"metadata": self._walk({"labels": self._map_field("template_labels")})}
+        self._identity = {
+            "apiVersion": self._scalar_field("api_version"),
+            "kind": self._scalar_field("kind"),
+            "metadata": self._walk(metadata),
+            "spec": self._walk({"template": self._walk(template)}),
+        }
 
     def close(self) -> None:
         self._loader.dispose()
@@ -129,16 +145,13 @@ class Reader:
         return index
 
     def skip(self, first: Ev) -> None:
-        """Consume the rest of the node that `first` starts."""
+        """Consume the rest of the node that `first` starts: `next` already counts the
+        depth, so read until it is back to where it was before `first`."""
         if not isinstance(first, CollectionStartEvent):
             return
-        depth = 1
-        while depth:
-            event = self.next()
-            if isinstance(event, CollectionStartEvent):
-                depth += 1
-            elif isinstance(event, CollectionEndEvent):
-                depth -= 1
+        outside = self._depth - 1
+        while self._depth > outside:
+            self.next()
 
     def span(self, first: Ev) -> Span:
         """Consume the node that `first` starts and say where it is written."""
@@ -203,54 +216,36 @@ class Reader:
             else:
                 reader(value)
 
+    def _walk(self, wanted: dict[str, Any]) -> Any:
+        return lambda event: self.mapping(event, wanted)
+
+    def _scalar_field(self, name: str) -> Any:
+        def read(event: Ev) -> None:
+            if isinstance(event, ScalarEvent):
+                setattr(self._fields, name, event.value)
+            else:
+                self.skip(event)
+
+        return read
+
+    def _map_field(self, name: str) -> Any:
+        return lambda event: setattr(self._fields, name, self.string_map(event))
+
+    def _owner_references(self, event: Ev) -> None:
+        if not isinstance(event, SequenceStartEvent):
+            self.skip(event)
+            return
+        refs = self._fields.owner_references = []
+        while not isinstance(element := self.next(), SequenceEndEvent):
+            refs.append(self.string_map(element))
+
     def item(self, first: Ev) -> tuple[Span, Fields]:
         """One resource: its span and, for a mapping, the fields that identify it."""
-        fields = Fields()
+        fields = self._fields = Fields()
         if not isinstance(first, MappingStartEvent):
             return self.span(first), fields
-
-        def scalar(setter: Any) -> Any:
-            def read(event: Ev) -> None:
-                if isinstance(event, ScalarEvent):
-                    setter(event.value)
-                else:
-                    self.skip(event)
-
-            return read
-
-        def owner_references(event: Ev) -> None:
-            if not isinstance(event, SequenceStartEvent):
-                self.skip(event)
-                return
-            refs = fields.owner_references = []
-            while not isinstance(element := self.next(), SequenceEndEvent):
-                refs.append(self.string_map(element))
-
-        def set_labels(event: Ev) -> None:
-            fields.labels = self.string_map(event)
-
-        def set_annotations(event: Ev) -> None:
-            fields.annotations = self.string_map(event)
-
-        def set_template_labels(event: Ev) -> None:
-            fields.template_labels = self.string_map(event)
-
-        metadata = {
-            "name": scalar(lambda v: setattr(fields, "name", v)),
-            "namespace": scalar(lambda v: setattr(fields, "namespace", v)),
-            "labels": set_labels,
-            "annotations": set_annotations,
-            "ownerReferences": owner_references,
-        }
-        template = {"metadata": lambda e: self.mapping(e, {"labels": set_template_labels})}
-        top = {
-            "apiVersion": scalar(lambda v: setattr(fields, "api_version", v)),
-            "kind": scalar(lambda v: setattr(fields, "kind", v)),
-            "metadata": lambda e: self.mapping(e, metadata),
-            "spec": lambda e: self.mapping(e, {"template": lambda t: self.mapping(t, template)}),
-        }
         start: Any = first.start_mark
-        self.mapping(first, top)
+        self.mapping(first, self._identity)
         flow = bool(first.flow_style)
         span = Span(start.index, self._content_end(), start.column, "mapping", flow)
         return span, fields
