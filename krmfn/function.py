@@ -130,7 +130,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
 
         try:
             check_size(target.item.node)
-            view = RoundTrip(target.item, ctx.doc.source(target.item))
+            view = RoundTrip(target.item)
             before = to_plain(view.data)
             apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
             if to_plain(view.data) != before:

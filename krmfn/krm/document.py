@@ -69,6 +69,11 @@ class Item:
         )
 
     @property
+    def source(self) -> str:
+        """The item's own text, as it came in."""
+        return self.text[self.span.start : self.span.end]
+
+    @property
     def start(self) -> int:
         return self.span.start
 
@@ -184,9 +189,6 @@ class Document:
     prior_results: list[Any] = field(default_factory=list)
     _edits: dict[int, tuple[int, int, str]] = field(default_factory=dict)
 
-    def source(self, item: Item) -> str:
-        return self.text[item.start : item.end]
-
     def replace(self, item: Item, new_text: str) -> None:
         self._edits[item.position] = (item.start, item.end, new_text)
 
@@ -216,14 +218,12 @@ class Document:
             pieces.append(self.text[cursor:start])
             pieces.append(new)
             cursor = end
-        tail = self.text[cursor:]
+        head, tail = "".join(pieces), self.text[cursor:]
         if self.mode == "resourcelist" and results:
-            pieces.append(self._with_results(tail, cursor, results))
-        else:
-            pieces.append(tail)
-        return "".join(pieces)
+            return self._with_results(head, tail, cursor, results)
+        return head + tail
 
-    def _with_results(self, tail: str, cursor: int, results: list[Result]) -> str:
+    def _with_results(self, head: str, tail: str, cursor: int, results: list[Result]) -> str:
         parsed = self.parsed
         assert parsed is not None
         wire = [r.to_wire() for r in results]
@@ -232,22 +232,22 @@ class Document:
             if existing is None:
                 close = parsed.root_close - cursor
                 body = json.dumps(wire, ensure_ascii=False)
-                return tail[:close].rstrip() + f', "results": {body}' + tail[close:]
+                return head + tail[:close].rstrip() + f', "results": {body}' + tail[close:]
         elif existing is None:
-            sep = "\n" if self.text and not self.text.endswith("\n") and not tail else ""
-            if tail and not tail.endswith("\n"):
-                sep = "\n"
-            return tail + sep + _block({"results": wire})
+            out = head + tail
+            return (
+                out + ("\n" if out and not out.endswith("\n") else "") + _block({"results": wire})
+            )
         elif existing.kind == "sequence" and not existing.flow and existing.end > existing.start:
             lines = _block(wire).splitlines(keepends=True)
             indented = "".join(" " * existing.column + line for line in lines)
             at = existing.end - cursor
-            return tail[:at] + "\n" + indented.rstrip("\n") + tail[at:]
+            return head + tail[:at] + "\n" + indented.rstrip("\n") + tail[at:]
         # An empty, null or flow `results`: its value becomes one flow (JSON) list.
         merged = json.dumps(self.prior_results + wire, ensure_ascii=False)
         start, end = existing.start - cursor, existing.end - cursor
         prefix = " " if start == end and not parsed.root_flow else ""
-        return tail[:start] + prefix + merged + tail[end:]
+        return head + tail[:start] + prefix + merged + tail[end:]
 
 
 def _block(data: Any) -> str:

@@ -113,11 +113,11 @@ def _without_tabs(text: str) -> str:
 class RoundTrip:
     """A ruamel view of one item: `data` is edited in place, `text()` renders it."""
 
-    def __init__(self, item: Item, source: str) -> None:
+    def __init__(self, item: Item) -> None:
         self.item = item
         self._style = _indent_style(item.node)
-        self._source = source
-        text = _dedent(source, item.column)
+        self._source = item.source
+        text = _dedent(self._source, item.column)
         try:
             self.data: Any = _yaml(*self._style).load(text)
         except Exception:
