@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from krmfn.journal import ABSENT, Journal, Path, get, undo
+from krmfn.journal import ABSENT, Journal, Path, get, indexed, undo
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.names import is_secret_name
 from krmfn.sources import VOLUME_NAME, Source
@@ -52,7 +52,8 @@ def pod_templates(kind: str, obj: Any) -> list[Path]:
 
 
 def dotted(path: Path) -> str:
-    """spec.template.spec.containers[0].args[2], with selectors shown as indexes."""
+    """spec.template.spec.containers[0].args[2], for a path of keys and indexes (see
+    `journal.indexed` for one with selectors)."""
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -173,8 +174,7 @@ def _merge_container(
             and str(mount.get("mountPath", "")).rstrip("/") == root
             and mount.get("name") != VOLUME_NAME
         ):
-            container_index = _index(journal.get(containers), spec.name)
-            at = dotted(containers + [container_index, "volumeMounts", index])
+            at = dotted(indexed(journal.root, path + ["volumeMounts", index]))
             raise ApplyError(
                 f"{workload} container {spec.name!r} already mounts volume"
                 f" {mount.get('name')!r} at {root}; remove it or move it, the model volume"
@@ -192,12 +192,6 @@ def _merge_container(
 def _has_revision(own: Any, args: list[str]) -> bool:
     given = [*args, *(own if isinstance(own, list) else [])]
     return any(str(a) == "--revision" or str(a).startswith("--revision=") for a in given)
-
-
-def _index(containers: Any, name: str) -> int:
-    return next(
-        i for i, c in enumerate(containers) if isinstance(c, dict) and c.get("name") == name
-    )
 
 
 def _accelerators(journal: Journal, template: Path, role: Role) -> None:

@@ -33,16 +33,14 @@ class ShapeError(Exception):
     wants a list, say. `path` has the list elements as indexes."""
 
     def __init__(self, path: list[str | int], expected: str, found: Any) -> None:
-        kind = (
-            "a mapping"
-            if isinstance(found, dict)
-            else "a list"
-            if isinstance(found, list)
-            else "a scalar"
-        )
-        super().__init__(f"must be {expected}, not {kind}")
+        kind = "a scalar"
+        if isinstance(found, dict):
+            kind = "a mapping"
+        elif isinstance(found, list):
+            kind = "a list"
         self.path = path
         self.message = f"must be {expected}, not {kind}"
+        super().__init__(self.message)
 
 
 class _Absent:
@@ -152,16 +150,17 @@ class Journal:
         """Set a value; no-op (and no record) if it is already there."""
         current = get(self.root, path)
         plain = to_plain(value)
-        if current is not ABSENT and to_plain(current) == plain:
+        prior = ABSENT if current is ABSENT else to_plain(current)
+        if prior == plain:
             return
         op: dict[str, Any] = {"op": "set", "path": path, "hash": fingerprint(plain)}
-        if current is not ABSENT and _is_credential(self.root, path):
+        if prior is not ABSENT and _is_credential(self.root, path):
             # The record is written into the manifest: a literal credential replaced
             # (by a Secret reference) must not be copied there. Taking it back then
             # removes the variable instead of restoring the literal.
             op["redacted"] = True
-        elif current is not ABSENT:
-            op["prior"] = to_plain(current)
+        elif prior is not ABSENT:
+            op["prior"] = prior
         self.ops.append(op)
         _write(self.root, path, plain)
 
