@@ -119,6 +119,9 @@ class Reader:
 
     def close(self) -> None:
         self._loader.dispose()
+        # The field readers refer back to the reader: with the cyclic GC off for the run,
+        # this cycle would keep the parser (and its copy of the input) alive to the end.
+        self._identity.clear()
 
     def next(self) -> Ev:
         try:
