@@ -282,6 +282,20 @@ def test_appended_env_after_a_commented_flow_entry_is_valid_yaml() -> None:
     ]
 
 
+def test_a_tagged_scalar_is_read_back_by_ruamel_and_keeps_its_comment() -> None:
+    # libyaml's reading of `!!str 8000` is not plainly the edited data (a plain 8000 is an
+    # int to a resolver), so ruamel reads the text back too; it agrees, and the comment stays.
+    workload = _WORKLOAD.replace(
+        "  metadata: {name: opt-decode}\n",
+        "  metadata:\n    name: opt-decode\n    annotations:\n"
+        "      port: !!str 8000  # a string, by tag\n",
+    )
+    out, lines, failed = run((_LIST + _MS.replace("URI", "pvc://weights") + workload).encode())
+    assert (failed, lines) == (False, [])
+    assert "      port: !!str 8000  # a string, by tag\n" in out.decode()
+    assert "          env:  # ENV\n" in out.decode()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a value the function replaced (a user's HF_HOME) is restored, after an edit that"

@@ -211,3 +211,31 @@ def test_inserted_yaml11_booleans_are_quoted() -> None:
         True,
         False,
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "means"),
+    [
+        # Plain scalars resolve as ruamel (YAML 1.2) resolves them, not as YAML 1.1 would.
+        (
+            "a: 1\nb: true\nc: ~\nd: 1.5\ne: yes\nf: '1'\ng: 0o17\nh: |\n  x\n",
+            {"a": 1, "b": True, "c": None, "d": 1.5, "e": "yes", "f": "1", "g": 15, "h": "x\n"},
+            True,
+        ),
+        ("a: [x, {b: 2}]\n", {"a": ["x", {"b": 2}]}, True),
+        ("a: yes\n", {"a": True}, False),
+        ("a: '1'\n", {"a": 1}, False),
+        ("a: 1\n", {"a": "1"}, False),
+        ("a: [x]\n", {"a": ["x", "y"]}, False),
+        ("a: {b: 1}\n", {"a": {"c": 1}}, False),
+        ("{a: 1, a: 1}\n", {"a": 1, "b": 1}, False),
+        ("a: !!str 8000\n", {"a": "8000"}, False),  # not shown: ruamel reads it too
+        ("1: x\n", {"1": "x"}, False),  # a key that is not a string: not shown
+    ],
+)
+def test_libyaml_reading_means_the_edited_data(text: str, value: object, means: bool) -> None:
+    import yaml
+
+    from krmfn.krm.roundtrip import _means
+
+    assert _means(yaml.compose(text, Loader=yaml.CSafeLoader), value) is means
