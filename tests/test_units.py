@@ -239,3 +239,26 @@ def test_libyaml_reading_means_the_edited_data(text: str, value: object, means: 
     from krmfn.krm.roundtrip import _means
 
     assert _means(yaml.compose(text, Loader=yaml.CSafeLoader), value) is means
+
+
+def test_the_cli_leaves_pydantic_plugins_off_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gc
+    import os
+
+    from krmfn import cli
+
+    seen = []
+    try:
+        for preset in (None, ""):
+            if preset is None:
+                monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+            else:
+                monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
+            assert cli.main(["--version"]) == 0
+            seen.append(os.environ["PYDANTIC_DISABLE_PLUGINS"])
+    finally:
+        gc.enable()  # main turns the collector off for its own short process
+    assert seen == ["__all__", ""]
+    assert capsys.readouterr().out == "krmfn 0.1.0\nkrmfn 0.1.0\n"
