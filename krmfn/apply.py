@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from krmfn.journal import ABSENT, Journal, Path, get, indexed, undo
 from krmfn.modelservice import ContainerSpec, ModelService, Role
@@ -30,8 +29,7 @@ class ApplyError(Exception):
         self.path = path
 
 
-@dataclass(frozen=True)
-class RenderedRole:
+class RenderedRole(NamedTuple):
     """A role's ContainerSpecs with their template actions already rendered."""
 
     role: Role

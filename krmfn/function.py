@@ -5,8 +5,7 @@ It knows nothing of stdin or stdout: `krmfn.cli` reads the document and writes i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from krmfn.apply import ApplyError, RenderedRole, apply_role, dotted, literal_secrets
 from krmfn.config import Config
@@ -19,8 +18,7 @@ from krmfn.names import is_secret_name
 from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
 
 
-@dataclass
-class _Context:
+class _Context(NamedTuple):
     doc: Document
     results: list[Result]
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -86,16 +85,14 @@ class Manifest(_Model):
     spec: Spec
 
 
-@dataclass(frozen=True)
-class Invalid:
+class Invalid(NamedTuple):
     """One validation problem: the field path and what is wrong with it."""
 
     path: str
     message: str
 
 
-@dataclass(frozen=True)
-class ModelService:
+class ModelService(NamedTuple):
     name: str
     namespace: str
     spec: Spec

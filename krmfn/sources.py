@@ -8,8 +8,7 @@ template variables it defines. Adding a scheme is adding a class to `SCHEMES`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from krmfn.names import is_dns1123_subdomain
 
@@ -37,8 +36,7 @@ _OCI_REFERENCE = re.compile(
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What the function config and the ModelService let a user tune."""
 
     mount_root: str = DEFAULT_MOUNT_ROOT
@@ -51,11 +49,18 @@ class Options:
     pull_policy: str = ""  # oci://: "" means by tag (Always for latest)
 
 
-@dataclass(frozen=True)
 class Source:
+    """Where a model comes from, parsed from its URI. A source is not changed once made."""
+
     scheme: ClassVar[str]
-    uri: str
-    options: Options = field(default_factory=Options)
+    __slots__ = ("options", "uri")
+
+    def __init__(self, uri: str, options: Options) -> None:
+        self.uri = uri
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.uri!r})"
 
     def volume(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -126,14 +131,17 @@ def _quantity(size: str | int | float) -> str | int | float:
     return size
 
 
-@dataclass(frozen=True)
 class HuggingFace(Source):
     """`hf://<repo-id>/<model-id>`: downloaded at start into an emptyDir."""
 
     scheme: ClassVar[str] = "hf"
-    repo: str = ""
-    model: str = ""
-    rev: str = ""
+    __slots__ = ("model", "repo", "rev")
+
+    def __init__(self, uri: str, options: Options, repo: str, model: str, rev: str) -> None:
+        super().__init__(uri, options)
+        self.repo = repo
+        self.model = model
+        self.rev = rev
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFace:
@@ -199,11 +207,14 @@ def _normalised(uri: str, path: str) -> str:
     return "/".join(segments)
 
 
-@dataclass(frozen=True)
 class _ModelInVolume(Source):
     """A source whose model lies at `path` inside the mounted volume."""
 
-    path: str = ""
+    __slots__ = ("path",)
+
+    def __init__(self, uri: str, options: Options, path: str) -> None:
+        super().__init__(uri, options)
+        self.path = path
 
     @property
     def model_path(self) -> str:
@@ -214,12 +225,15 @@ class _ModelInVolume(Source):
         return self._subpath(self.path)
 
 
-@dataclass(frozen=True)
 class PersistentVolumeClaim(_ModelInVolume):
     """`pvc://<claim>[/<path>]`: a prepared volume, mounted read-only."""
 
     scheme: ClassVar[str] = "pvc"
-    claim: str = ""
+    __slots__ = ("claim",)
+
+    def __init__(self, uri: str, options: Options, path: str, claim: str) -> None:
+        super().__init__(uri, options, path)
+        self.claim = claim
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> PersistentVolumeClaim:
@@ -246,14 +260,19 @@ class PersistentVolumeClaim(_ModelInVolume):
         return f"{mode} PersistentVolumeClaim {self.claim}"
 
 
-@dataclass(frozen=True)
 class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
     """`pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>`: a Hugging Face hub cache kept
     on a claim. Writable by default: the hub writes lock files even to read a cached model."""
 
     scheme: ClassVar[str] = "pvc+hf"
-    repo: str = ""
-    model: str = ""
+    __slots__ = ("model", "repo")
+
+    def __init__(
+        self, uri: str, options: Options, path: str, claim: str, repo: str, model: str
+    ) -> None:
+        super().__init__(uri, options, path, claim)
+        self.repo = repo
+        self.model = model
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFaceCacheOnClaim:
@@ -290,14 +309,17 @@ class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
         return f"{super().describe()} as Hugging Face cache {self._subpath(self.path)}"
 
 
-@dataclass(frozen=True)
 class ImageVolume(_ModelInVolume):
     """`oci://<registry>/<repository>[:tag][@sha256:digest][//<path in image>]`: an image
     volume (a "modelcar"), read-only by nature. The path after `//` names the model's folder
     inside the image, as go-getter writes subdirectories."""
 
     scheme: ClassVar[str] = "oci"
-    reference: str = ""
+    __slots__ = ("reference",)
+
+    def __init__(self, uri: str, options: Options, path: str, reference: str) -> None:
+        super().__init__(uri, options, path)
+        self.reference = reference
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:

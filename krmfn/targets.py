@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from krmfn.kinds import WORKLOAD_KINDS
 from krmfn.krm import Item
@@ -15,17 +15,15 @@ ROLE_LABEL = "llm-d.ai/role"
 MODEL_LABEL = "llm-d.ai/model"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     item: Item
     role: str
     how: str  # "name", "ownerReference" or "labels": for messages
 
 
-@dataclass
-class Discovery:
-    targets: dict[str, list[Target]] = field(default_factory=dict)  # by ModelService key
-    conflicts: dict[str, list[str]] = field(default_factory=dict)  # key -> messages
+class Discovery(NamedTuple):
+    targets: dict[str, list[Target]]  # by ModelService key
+    conflicts: dict[str, list[str]]  # key -> messages
 
 
 def ms_key(namespace: str, name: str) -> str:
@@ -65,7 +63,7 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
         by_owner[(ms.namespace, ms.name)] = ms
         by_model[(ms.namespace, ms.sanitized_model_name)].append(ms)
 
-    found = Discovery({ms_key(ms.namespace, ms.name): [] for ms in services})
+    found = Discovery({ms_key(ms.namespace, ms.name): [] for ms in services}, {})
     for item in items:
         if not is_workload(item, kinds):
             continue

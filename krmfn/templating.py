@@ -23,8 +23,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, TypeAlias
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -132,16 +131,14 @@ def render(text: str, variables: Mapping[str, str], ports: Mapping[str, int]) ->
 _SPACE = " \t\r\n"
 
 
-@dataclass(frozen=True, slots=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str  # "str" "num" "bool" "field" "ident" "|" "(" ")"
     text: str  # as written, for messages
     value: _Value  # literal value; the name for "field" and "ident"
     spaced: bool  # preceded by white space: Go requires it between operands
 
 
-@dataclass(frozen=True, slots=True)
-class _Action:
+class _Action(NamedTuple):
     raw: str
     toks: tuple[_Tok, ...]
     trim_left: bool
@@ -411,18 +408,15 @@ def _parse_number(tok: str) -> int | float | None:
 # --- parser ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Lit:
+class _Lit(NamedTuple):
     value: _Value
 
 
-@dataclass(frozen=True, slots=True)
-class _Var:
+class _Var(NamedTuple):
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
+class _Call(NamedTuple):
     name: str
     args: tuple[_Expr, ...]
     depth: int
@@ -431,19 +425,16 @@ class _Call:
 _Expr: TypeAlias = _Lit | _Var | _Call
 
 
-@dataclass(frozen=True, slots=True)
-class _Text:
-    index: int
+class _Text(NamedTuple):
+    chunk: int  # index into the program's chunks
 
 
-@dataclass(frozen=True, slots=True)
-class _Output:
+class _Output(NamedTuple):
     action: int
     expr: _Expr
 
 
-@dataclass(frozen=True, slots=True)
-class _If:
+class _If(NamedTuple):
     branches: tuple[tuple[int, _Expr, tuple[_Node, ...]], ...]  # (action, condition, body)
     orelse: tuple[_Node, ...] | None
 
@@ -451,8 +442,7 @@ class _If:
 _Node: TypeAlias = _Text | _Output | _If
 
 
-@dataclass(frozen=True, slots=True)
-class _Program:
+class _Program(NamedTuple):
     nodes: tuple[_Node, ...]
     chunks: tuple[str, ...]
     actions: tuple[str, ...]
@@ -580,12 +570,16 @@ class _Parser:
         return _Call(name, args, depth)
 
 
-@dataclass
 class _Frame:
-    action: int
-    branches: list[tuple[int, _Expr, list[_Node]]]
-    orelse: list[_Node] | None
-    body: list[_Node]
+    """An `if` being parsed: its branches so far and the body that actions go into."""
+
+    __slots__ = ("action", "body", "branches", "orelse")
+
+    def __init__(self, action: int, branch: tuple[int, _Expr, list[_Node]]) -> None:
+        self.action = action
+        self.branches = [branch]
+        self.orelse: list[_Node] | None = None
+        self.body = branch[2]
 
 
 def _close(frame: _Frame) -> _If:
@@ -636,7 +630,7 @@ def _parse(text: str) -> _Program:
                 parser.fail(f"nesting deeper than {MAX_DEPTH} levels")
             cond = _whole_pipeline(parser)
             branch: list[_Node] = []
-            stack.append(_Frame(index, [(index, cond, branch)], None, branch))
+            stack.append(_Frame(index, (index, cond, branch)))
             simple = False
         elif keyword == "else":
             parser.pos += 1
@@ -735,7 +729,7 @@ def _gen_nodes(nodes: tuple[_Node, ...]) -> list[str]:
     out: list[str] = []
     for node in nodes:
         if isinstance(node, _Text):
-            out.append(f"{{{{ _text({node.index}) }}}}")
+            out.append(f"{{{{ _text({node.chunk}) }}}}")
         elif isinstance(node, _Output):
             out.append(f"{{{{ _out({node.action}, {_gen_expr(node.expr, node.action)}) }}}}")
         else:
@@ -823,7 +817,7 @@ class _Runtime:
     def node(self, node: _Node) -> str:
         """Fast path: a simple program holds only text and literal/variable outputs."""
         if isinstance(node, _Text):
-            return self.text(node.index)
+            return self.text(node.chunk)
         assert isinstance(node, _Output)
         expr = node.expr
         if isinstance(expr, _Var):
@@ -1105,8 +1099,7 @@ def _f_or(args: tuple[_Value, ...], ports: Mapping[str, int]) -> _Value:
     return args[-1]
 
 
-@dataclass(frozen=True, slots=True)
-class _Func:
+class _Func(NamedTuple):
     arity: tuple[int, int | None]  # (minimum, maximum or None for variadic)
     fn: Callable[[tuple[_Value, ...], Mapping[str, int]], _Value]
 

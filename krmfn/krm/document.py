@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal
 
 import yaml
@@ -34,39 +32,42 @@ _PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io
 _INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
 
 
-@dataclass
 class Item:
     """One resource: where it is in the text and the few fields used to find it."""
 
-    position: int
-    text: str = field(repr=False)
-    span: Span
-    in_flow: bool
-    api_version: str = ""
-    kind: str = ""
-    name: str = ""
-    namespace: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    owner_references: list[dict[str, str]] = field(default_factory=list)
-    template_labels: dict[str, str] = field(default_factory=dict)
+    __slots__ = (
+        "_node",
+        "annotations",
+        "api_version",
+        "in_flow",
+        "kind",
+        "labels",
+        "name",
+        "namespace",
+        "owner_references",
+        "position",
+        "span",
+        "template_labels",
+        "text",
+    )
 
-    @classmethod
-    def read(cls, position: int, text: str, span: Span, fields: Fields, in_flow: bool) -> Item:
-        return cls(
-            position,
-            text,
-            span,
-            in_flow,
-            fields.api_version,
-            fields.kind,
-            fields.name,
-            fields.namespace,
-            fields.labels or {},
-            fields.annotations or {},
-            fields.owner_references or [],
-            fields.template_labels or {},
-        )
+    def __init__(self, position: int, text: str, span: Span, fields: Fields, in_flow: bool) -> None:
+        self.position = position
+        self.text = text  # the whole input: the item is text[span.start:span.end]
+        self.span = span
+        self.in_flow = in_flow
+        self.api_version = fields.api_version
+        self.kind = fields.kind
+        self.name = fields.name
+        self.namespace = fields.namespace
+        self.labels = fields.labels or {}
+        self.annotations = fields.annotations or {}
+        self.owner_references = fields.owner_references or []
+        self.template_labels = fields.template_labels or {}
+        self._node: Node | None = None
+
+    def __repr__(self) -> str:
+        return f"Item({self.position}, {self.ref}, {self.span})"
 
     @property
     def source(self) -> str:
@@ -85,12 +86,14 @@ class Item:
     def column(self) -> int:
         return self.span.column
 
-    @cached_property
+    @property
     def node(self) -> Node:
         """The item's nodes, composed from its own text when the function needs them.
         Raises InputError for text that only parses within the whole input (an alias
         to an anchor of another item)."""
-        return compose(self.text, self.span)
+        if self._node is None:
+            self._node = compose(self.text, self.span)
+        return self._node
 
     @property
     def is_mapping(self) -> bool:
@@ -179,15 +182,17 @@ def construct(node: Node) -> Any:
         loader.dispose()
 
 
-@dataclass
 class Document:
-    text: str
-    mode: Mode
-    items: list[Item]
-    parsed: Parsed | None = None
-    function_config: Any = None
-    prior_results: list[Any] = field(default_factory=list)
-    _edits: dict[int, tuple[int, int, str]] = field(default_factory=dict)
+    __slots__ = ("_edits", "function_config", "items", "mode", "parsed", "prior_results", "text")
+
+    def __init__(self, text: str, mode: Mode, items: list[Item], parsed: Parsed) -> None:
+        self.text = text
+        self.mode = mode
+        self.items = items
+        self.parsed = parsed
+        self.function_config: Any = None
+        self.prior_results: list[Any] = []
+        self._edits: dict[int, tuple[int, int, str]] = {}
 
     def replace(self, item: Item, new_text: str) -> None:
         self._edits[item.position] = (item.start, item.end, new_text)
@@ -231,7 +236,6 @@ class Document:
     def _with_results(self, tail: str, cursor: int, results: list[Result], line_ended: bool) -> str:
         """The tail of the output with the results added to it."""
         parsed = self.parsed
-        assert parsed is not None
         wire = [r.to_wire() for r in results]
         existing = parsed.results
         if parsed.root_flow:
@@ -290,14 +294,14 @@ def _value(text: str, span: Span | None, what: str) -> Any:
 def read_document(text: str, mode: Mode) -> Document:
     if mode == "stream":
         parsed = read_stream(text)
-        items = [Item.read(i, text, span, f, False) for i, (span, f) in enumerate(parsed.items)]
+        items = [Item(i, text, span, f, False) for i, (span, f) in enumerate(parsed.items)]
         return Document(text, mode, items, parsed)
     parsed = read_resource_list(text)
     if parsed.kind not in ("ResourceList", "List"):
         shown = f"kind {parsed.kind!r}" if parsed.kind else "no kind"
         raise InputError(f"input has {shown}; expected kind ResourceList (or List)")
     flow = parsed.items_flow
-    items = [Item.read(i, text, span, f, flow) for i, (span, f) in enumerate(parsed.items)]
+    items = [Item(i, text, span, f, flow) for i, (span, f) in enumerate(parsed.items)]
     doc = Document(text, mode, items, parsed)
     prior = _value(text, parsed.results, "results")
     doc.prior_results = prior if isinstance(prior, list) else []

@@ -10,8 +10,7 @@ libyaml's own and the memory near the size of the text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.events import (
@@ -41,8 +40,7 @@ _TRAILING_COMMENT = re.compile(r"[ \t]+#[^\n]*")
 _NULLS = ("", "~", "null", "Null", "NULL")
 
 
-@dataclass
-class Span:
+class Span(NamedTuple):
     """Where one node is written: [start, end) without trailing comment lines, and the
     column of its first character (a block node's lines are indented from there)."""
 
@@ -53,18 +51,26 @@ class Span:
     flow: bool = False
 
 
-@dataclass
 class Fields:
     """What discovery needs from an item, read from its events."""
 
-    api_version: str = ""
-    kind: str = ""
-    name: str = ""
-    namespace: str = ""
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-    owner_references: list[dict[str, str]] | None = None
-    template_labels: dict[str, str] | None = None
+    __slots__ = (
+        "annotations",
+        "api_version",
+        "kind",
+        "labels",
+        "name",
+        "namespace",
+        "owner_references",
+        "template_labels",
+    )
+
+    def __init__(self) -> None:
+        self.api_version = self.kind = self.name = self.namespace = ""
+        self.labels: dict[str, str] | None = None
+        self.annotations: dict[str, str] | None = None
+        self.owner_references: list[dict[str, str]] | None = None
+        self.template_labels: dict[str, str] | None = None
 
 
 def _too_deep(line: int) -> InputError:
@@ -254,17 +260,27 @@ class Reader:
         return span, fields
 
 
-@dataclass
 class Parsed:
     """The input as items and the few top-level values the function needs."""
 
-    items: list[tuple[Span, Fields]]
-    items_flow: bool = False
-    root_flow: bool = False
-    root_close: int = 0  # where the root mapping ends: a flow root's closing brace
-    kind: str = ""
-    function_config: Span | None = None
-    results: Span | None = None
+    __slots__ = (
+        "function_config",
+        "items",
+        "items_flow",
+        "kind",
+        "results",
+        "root_close",
+        "root_flow",
+    )
+
+    def __init__(self, items: list[tuple[Span, Fields]]) -> None:
+        self.items = items
+        self.items_flow = False
+        self.root_flow = False
+        self.root_close = 0  # where the root mapping ends: a flow root's closing brace
+        self.kind = ""
+        self.function_config: Span | None = None
+        self.results: Span | None = None
 
 
 def read_stream(text: str) -> Parsed:
