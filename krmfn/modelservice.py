@@ -19,7 +19,7 @@ ROLES = ("decode", "prefill")
 class _Model(BaseModel):
     # strict: a string where the API wants a number (or the reverse) is an error, as the
     # API server would say; extra: the CRD has fields this function does not read.
-    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
 
 class EnvVar(_Model):
