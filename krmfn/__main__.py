@@ -1,5 +1,3 @@
-import sys
+from krmfn.cli import console
 
-from krmfn.cli import main
-
-sys.exit(main())
+console()

@@ -6,7 +6,7 @@ import argparse
 import gc
 import os
 import sys
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 HELP = """\
 Apply llm-d ModelService model artifacts (hf://, pvc://) to the workloads they own.
@@ -81,5 +81,24 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:
     return run(raw, args.stream, config_text, sys.stdout.buffer, sys.stderr)
 
 
+def console() -> NoReturn:
+    """The `krmfn` command and `python -m krmfn`: main(), then a hard exit."""
+    try:
+        code = main()
+    except BrokenPipeError:
+        # The reader closed its end (`krmfn | head`): say so in one line, not a traceback.
+        sys.stderr.write("[error] the output could not be written: its reader closed the pipe\n")
+        os._exit(1)
+    # Everything is written; what is left is tearing the interpreter down, which frees
+    # every object pydantic, ruamel and the input made, one by one, and runs a last full
+    # collection: 17 ms of a 170 ms run. Leave without it, as mypy does (util.hard_exit).
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away: the output is not whole
+        code = 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -10,6 +10,7 @@ exact stderr lines (a pattern where only the gist is fixed) and what the output 
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import subprocess
@@ -721,6 +722,28 @@ def test_fifty_megabyte_document() -> None:
     workload_applied(data, outcome)
     assert outcome.stdout.count(big.encode()) == 1
     assert results_of(outcome.stdout)[0]["message"] == APPLIED
+
+
+def test_an_output_pipe_closed_by_its_reader_is_one_error_line() -> None:
+    # `krmfn < list.yaml | head`: the reader is gone before the output is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "krmfn"],
+            input=resource_list(MS, WORKLOAD),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            check=False,
+            cwd=ROOT,
+            timeout=TIMEOUT,
+        )
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (
+        1,
+        b"[error] the output could not be written: its reader closed the pipe\n",
+    )
 
 
 # Secrets: never read, never printed.
