@@ -66,10 +66,11 @@ TEXTS = (
 # A comment ending a line that holds a flow collection: ruamel writes such comments back
 # where the YAML breaks (the function then writes the item without comments, with a
 # warning: test_appended_env_after_a_commented_flow_entry_is_valid_yaml), and their
-# columns drift (test_comment_after_a_flow_workload_converges). With this on, the
-# convergence property still fails (objects differ after an edit); the properties leave
-# the case out until that is understood and fixed, then this goes to True.
-FLOW_COMMENTS = False
+# columns drift (test_comment_after_a_flow_workload_converges). With these comments the
+# convergence property once failed: a commented `args: []` that a later edit emptied again
+# was written as `args:  # c` then `[]`, so the rerun lost its comments and warned where a
+# fresh run did not (test_args_emptied_by_an_edit_keep_their_comments_and_equal_a_fresh_run).
+FLOW_COMMENTS = True
 
 WORKLOAD_API = {
     "Deployment": "apps/v1",

@@ -282,6 +282,29 @@ def test_appended_env_after_a_commented_flow_entry_is_valid_yaml() -> None:
     ]
 
 
+def test_args_emptied_by_an_edit_keep_their_comments_and_equal_a_fresh_run() -> None:
+    # The first run fills the workload's commented `args: []`; after an edit that drops the
+    # ModelService's args it is empty again. ruamel would write its comments before the
+    # `[]` (`args:  # mine` then `[]`: not YAML), and then the comments were all dropped.
+    ms = _MS.replace("URI", "pvc://weights").replace(
+        "        env: [{name: VLLM_LOG, value: debug}]\n", "        ARGS"
+    )
+    workload = _WORKLOAD.replace(
+        "          env:  # ENV\n",
+        "          args: []  # mine\n          # more about args\n          env: []  # env\n",
+    )
+    with_args = _LIST + ms.replace("ARGS", "args: [--port=8000]\n") + workload
+    without = _LIST + ms.replace("        ARGS", "") + workload
+    first, _, failed = run(with_args.encode())
+    assert not failed
+    edited = strip_results(first.decode()).replace("        args: [--port=8000]\n", "")
+    again, lines, _ = run(edited.encode())
+    fresh, _, _ = run(without.encode())
+    assert lines == []
+    assert again.decode() == fresh.decode()
+    assert "          args: []  # mine\n          # more about args\n" in again.decode()
+
+
 def test_a_tagged_scalar_is_read_back_by_ruamel_and_keeps_its_comment() -> None:
     # libyaml's reading of `!!str 8000` is not plainly the edited data (a plain 8000 is an
     # int to a resolver), so ruamel reads the text back too; it agrees, and the comment stays.

@@ -135,6 +135,7 @@ class RoundTrip:
             import json
 
             return json.dumps(to_plain(self.data), ensure_ascii=False), False
+        _comments_after_emptied(self.data)
         out = self._dump(self.data)
         if self._reads_back(out):
             return out, False
@@ -226,6 +227,40 @@ def _scalars() -> tuple[Any, Any]:
         return constructor.yaml_constructors[tag](constructor, RuamelScalar(tag, text))
 
     return resolve, construct
+
+
+def _comments_after_emptied(data: Any) -> None:
+    """A block list or mapping that an edit emptied (taking back a prefix of args, say)
+    keeps the comments of its first lines, and ruamel writes them before its `[]`, on a
+    line of their own: `args:  # c` then `[]`, which is not YAML. Such a value is written
+    in flow style with its comments after it (`args: []  # c`), as it was before the
+    function first filled it."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        children = node.values() if isinstance(node, CommentedMap) else node
+        stack.extend(c for c in children if isinstance(c, CommentedMap | CommentedSeq))
+        if not isinstance(node, CommentedMap):
+            continue
+        for key, value in node.items():
+            if not isinstance(value, CommentedMap | CommentedSeq) or value or not value.ca.comment:
+                continue
+            eol, before = value.ca.comment[0], value.ca.comment[1] or []
+            value.ca.comment = None
+            value.fa.set_flow_style()
+            entry = node.ca.items.setdefault(key, [None, None, None, None])
+            entry[3] = None  # comments between the key and a block value: there is none now
+            if eol is not None or before:
+                text = "".join(
+                    [eol.value if eol is not None else ""]
+                    + [" " * t.column + t.value for t in before]
+                ).lstrip(" ")
+                column = eol.column if eol is not None else 0
+                entry[2] = CommentToken(text, CommentMark(column))
 
 
 def to_plain(value: Any) -> Any:
