@@ -282,6 +282,28 @@ def test_appended_env_after_a_commented_flow_entry_is_valid_yaml() -> None:
     ]
 
 
+def test_a_replaced_flow_entry_keeps_its_comment_after_the_new_entry() -> None:
+    # ruamel would write `-   # mine` and then `name: HF_HOME value: ...` (not YAML); the
+    # comment goes after the last value of the new entry, and a second run changes nothing.
+    text = (
+        _LIST
+        + _MS.replace("URI", "hf://facebook/opt-125m")
+        + _WORKLOAD
+        + "          - {name: HF_HOME, value: /somewhere}  # mine\n          # more\n"
+        + "          imagePullPolicy: Always\n"
+    )
+    out, lines, failed = run(text.encode())
+    assert (lines, failed) == ([], False)
+    assert (
+        "          env:  # ENV\n"
+        "          - name: HF_HOME\n"
+        "            value: /model-cache                 # mine\n"
+        "          # more\n"
+        "          - name: VLLM_LOG\n"
+    ) in out.decode()
+    assert run(strip_results(out.decode()).encode())[0] == out
+
+
 def test_args_emptied_by_an_edit_keep_their_comments_and_equal_a_fresh_run() -> None:
     # The first run fills the workload's commented `args: []`; after an edit that drops the
     # ModelService's args it is empty again. ruamel would write its comments before the

@@ -135,7 +135,7 @@ class RoundTrip:
             import json
 
             return json.dumps(to_plain(self.data), ensure_ascii=False), False
-        _comments_after_emptied(self.data)
+        _comments_ruamel_can_write(self.data)
         out = self._dump(self.data)
         if self._reads_back(out):
             return out, False
@@ -229,38 +229,66 @@ def _scalars() -> tuple[Any, Any]:
     return resolve, construct
 
 
-def _comments_after_emptied(data: Any) -> None:
-    """A block list or mapping that an edit emptied (taking back a prefix of args, say)
-    keeps the comments of its first lines, and ruamel writes them before its `[]`, on a
-    line of their own: `args:  # c` then `[]`, which is not YAML. Such a value is written
-    in flow style with its comments after it (`args: []  # c`), as it was before the
-    function first filled it."""
+def _comments_ruamel_can_write(data: Any) -> None:
+    """Move the comments that ruamel would write where they break the YAML.
+
+    - A block list or mapping that an edit emptied (taking back a prefix of args, say)
+      keeps the comments of its first lines, and ruamel writes them before its `[]`, on a
+      line of their own: `args:  # c` then `[]`. Such a value is written in flow style
+      with its comments after it (`args: []  # c`), as it was before the function first
+      filled it.
+    - A list element written in flow style with a comment after it (`- {name: HF_HOME,
+      value: /x}  # c`) that the function replaces with a block mapping: ruamel writes the
+      comment after the `-` and the mapping after it. The comment goes after the last
+      value of the new mapping instead.
+    """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
-    from ruamel.yaml.error import CommentMark
-    from ruamel.yaml.tokens import CommentToken
 
     stack = [data]
     while stack:
         node = stack.pop()
         children = node.values() if isinstance(node, CommentedMap) else node
         stack.extend(c for c in children if isinstance(c, CommentedMap | CommentedSeq))
-        if not isinstance(node, CommentedMap):
-            continue
-        for key, value in node.items():
-            if not isinstance(value, CommentedMap | CommentedSeq) or value or not value.ca.comment:
-                continue
-            eol, before = value.ca.comment[0], value.ca.comment[1] or []
-            value.ca.comment = None
-            value.fa.set_flow_style()
-            entry = node.ca.items.setdefault(key, [None, None, None, None])
-            entry[3] = None  # comments between the key and a block value: there is none now
-            if eol is not None or before:
-                text = "".join(
-                    [eol.value if eol is not None else ""]
-                    + [" " * t.column + t.value for t in before]
-                ).lstrip(" ")
-                column = eol.column if eol is not None else 0
-                entry[2] = CommentToken(text, CommentMark(column))
+        if isinstance(node, CommentedMap):
+            for key, value in node.items():
+                if isinstance(value, CommentedMap | CommentedSeq) and not value:
+                    _emptied(node, key, value)
+        else:
+            for index, value in enumerate(node):
+                if isinstance(value, CommentedMap) and value:
+                    _replaced_flow_element(node, index, value)
+
+
+def _emptied(parent: Any, key: Any, value: Any) -> None:
+    from ruamel.yaml.error import CommentMark
+    from ruamel.yaml.tokens import CommentToken
+
+    if not value.ca.comment:
+        return
+    eol, before = value.ca.comment[0], value.ca.comment[1] or []
+    value.ca.comment = None
+    value.fa.set_flow_style()
+    entry = parent.ca.items.setdefault(key, [None, None, None, None])
+    entry[3] = None  # comments between the key and a block value: there is none now
+    if eol is not None or before:
+        text = "".join(
+            [eol.value if eol is not None else ""] + [" " * t.column + t.value for t in before]
+        ).lstrip(" ")
+        column = eol.column if eol is not None else 0
+        entry[2] = CommentToken(text, CommentMark(column))
+
+
+def _replaced_flow_element(seq: Any, index: int, value: Any) -> None:
+    entry = seq.ca.items.get(index)
+    if not entry or entry[0] is None or value.fa.flow_style():
+        return
+    last = next(reversed(value))
+    if isinstance(value[last], dict | list):
+        return  # the read-back check writes the item without comments, with a warning
+    slot = value.ca.items.setdefault(last, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = entry[0]
+        entry[0] = None
 
 
 def to_plain(value: Any) -> Any:
