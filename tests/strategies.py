@@ -70,6 +70,9 @@ TEXTS = (
 # convergence property once failed: a commented `args: []` that a later edit emptied again
 # was written as `args:  # c` then `[]`, so the rerun lost its comments and warned where a
 # fresh run did not (test_args_emptied_by_an_edit_keep_their_comments_and_equal_a_fresh_run).
+# One case ruamel cannot write back at all (a commented flow entry before a block entry
+# under a commented key) is pinned as a strict xfail, and inputs like it are left out of
+# the rerun properties (`_comments_dropped` in test_properties.py).
 FLOW_COMMENTS = True
 
 WORKLOAD_API = {

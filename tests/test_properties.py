@@ -104,6 +104,7 @@ def test_deterministic(case: Case) -> None:
 @given(cases())
 def test_second_run_is_a_no_op(case: Case) -> None:
     out, lines, failed = run(case.data)
+    assume(not _comments_dropped(lines))
     again = run(strip_results(out.decode()).encode())
     assert again == (out, lines, failed)
 
@@ -134,13 +135,23 @@ def _edited(text: str, case: Case, index: int, new: GenItem) -> str:
     return text.replace(old_block, in_list(new.text, case.indent))
 
 
+def _comments_dropped(lines: list[str]) -> bool:
+    """Whether a run had to write an item without its comments: ruamel.yaml cannot write
+    some commented flow entries back (test_a_commented_flow_entry_before_a_block_entry_keeps_
+    the_comments). The warning comes once, on the run that dropped them, so rerun
+    properties cannot hold for the results of an input like that; it is left out of them."""
+    return any("its comments could not be kept" in line for line in lines)
+
+
 def _converge(edit: tuple[Case, int, GenItem]) -> tuple[bytes, bytes]:
     """(the output of a run on the rewritten list after the edit, that of a fresh run)"""
     case, index, new = edit
-    first, _, first_failed = run(case.data)
-    fresh, _, fresh_failed = run(_edited(case.text, case, index, new).encode())
+    first, first_lines, first_failed = run(case.data)
+    fresh, fresh_lines, fresh_failed = run(_edited(case.text, case, index, new).encode())
     # An error leaves the workloads as they came in: rewritten ones stay rewritten then.
     assume(not first_failed and not fresh_failed)
+    # A rerun that drops comments where the first and the fresh run kept them still fails.
+    assume(not _comments_dropped(first_lines) and not _comments_dropped(fresh_lines))
     again, _, _ = run(_edited(strip_results(first.decode()), case, index, new).encode())
     return again, fresh
 
