@@ -247,16 +247,15 @@ def _comments_ruamel_can_write(data: Any) -> None:
     stack = [data]
     while stack:
         node = stack.pop()
-        children = node.values() if isinstance(node, CommentedMap) else node
-        stack.extend(c for c in children if isinstance(c, CommentedMap | CommentedSeq))
-        if isinstance(node, CommentedMap):
-            for key, value in node.items():
-                if isinstance(value, CommentedMap | CommentedSeq) and not value:
-                    _emptied(node, key, value)
-        else:
-            for index, value in enumerate(node):
-                if isinstance(value, CommentedMap) and value:
-                    _replaced_flow_element(node, index, value)
+        in_map = isinstance(node, CommentedMap)
+        for key, value in node.items() if in_map else enumerate(node):
+            if not isinstance(value, CommentedMap | CommentedSeq):
+                continue
+            stack.append(value)
+            if in_map and not value:
+                _emptied(node, key, value)
+            elif not in_map and value and isinstance(value, CommentedMap):
+                _replaced_flow_element(node, key, value)
 
 
 def _emptied(parent: Any, key: Any, value: Any) -> None:
