@@ -1,4 +1,4 @@
-"""Applying one role of a ModelService to one target workload."""
+"""Applying a ModelService's roles to one target workload."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from krmfn.journal import ABSENT, Journal, Path, get, indexed, undo
+from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.names import is_secret_name
+from krmfn.selectors import selector_matches
 from krmfn.sources import VOLUME_NAME, Source
+from krmfn.workloads import (
+    SELECTOR_KINDS,
+    all_pod_templates,
+    holds_roles,
+    pod_templates,
+    role_names,
+    role_spec,
+)
 
 RECORD_ANNOTATION = "krmfn.llm-d.ai/applied"
 RECORD_VERSION = 1
@@ -37,25 +47,15 @@ class RenderedRole(NamedTuple):
     init_containers: tuple[ContainerSpec, ...]
 
 
-def pod_templates(kind: str, obj: Any) -> list[Path]:
-    if kind == "LeaderWorkerSet":
-        base: Path = ["spec", "leaderWorkerTemplate"]
-        found = [
-            base + [name]
-            for name in ("leaderTemplate", "workerTemplate")
-            if isinstance(get(obj, base + [name]), dict)
-        ]
-        return found
-    return [["spec", "template"]] if isinstance(get(obj, ["spec", "template"]), dict) else []
-
-
 def dotted(path: Path) -> str:
-    """spec.template.spec.containers[0].args[2], for a path of keys and indexes (see
-    `journal.indexed` for one with selectors)."""
+    """`spec.roles[name=decode].spec.replicas`, `spec.template.spec.containers[0].args[2]`:
+    a path of keys, indexes and selectors as a field path."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif isinstance(part, list):
+            out += f"[{part[0]}={part[1]}]"
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -97,7 +97,7 @@ def literal_secrets(obj: Any, kind: str) -> list[tuple[str, str, str]]:
     """(field path, container, env name) of env vars named like a credential that hold a
     literal value. Only names are returned: the values are never read into a message."""
     found = []
-    for template in pod_templates(kind, obj):
+    for template in all_pod_templates(kind, obj):
         for list_name, index, container in _containers(obj, template):
             env = container.get("env")
             for i, var in enumerate(env if isinstance(env, list) else []):
@@ -117,26 +117,43 @@ def _env_entry(var: Any) -> dict[str, Any]:
     return entry
 
 
-def _merge_container(
+def _has_container(journal: Journal, template: Path, list_name: str, name: str) -> bool:
+    return journal.get(template + ["spec", list_name, ["name", name]]) is not ABSENT
+
+
+def _merge_containers(
     journal: Journal,
-    template: Path,
+    templates: list[Path],
     list_name: str,
     spec: ContainerSpec,
     source: Source,
     where: str,
     workload: str,
 ) -> None:
-    containers = template + ["spec", list_name]
-    path = containers + [["name", spec.name]]
-    if journal.get(path) is ABSENT:
+    """A ContainerSpec applies to each pod template with a container of its name; when
+    none has one, it is added to every template if it has an image to run."""
+    having = [t for t in templates if _has_container(journal, t, list_name, spec.name)]
+    if not having:
         if not spec.image:
+            which = "none of the pod templates of " if len(templates) > 1 else ""
             raise ApplyError(
-                f"{where} names container {spec.name!r}, which {workload} does not have;"
-                " give it an image to add it, or fix the name",
+                f"{where} names container {spec.name!r}, which {which}{workload} does not"
+                " have; give it an image to add it, or fix the name",
                 where,
             )
-        journal.ensure(containers, [])
-        journal.set(path, {"name": spec.name, "image": spec.image})
+        for template in templates:
+            journal.ensure(template + ["spec", list_name], [])
+            path = template + ["spec", list_name, ["name", spec.name]]
+            journal.set(path, {"name": spec.name, "image": spec.image})
+        having = templates
+    for template in having:
+        path = template + ["spec", list_name, ["name", spec.name]]
+        _merge_container(journal, path, spec, source, workload)
+
+
+def _merge_container(
+    journal: Journal, path: Path, spec: ContainerSpec, source: Source, workload: str
+) -> None:
     if spec.image:
         journal.set(path + ["image"], spec.image)
     if spec.command:
@@ -214,10 +231,53 @@ def _accelerators(journal: Journal, template: Path, role: Role) -> None:
 
 
 def _labels(journal: Journal, metadata: Path, labels: dict[str, str]) -> None:
+    """Add the labels the workload does not have; a value it has is never changed:
+    selectors, InferencePools and Services select on it."""
     journal.ensure(metadata, {})
     journal.ensure(metadata + ["labels"], {})
+    present = journal.get(metadata + ["labels"])
     for key, value in labels.items():
-        journal.set(metadata + ["labels", key], value)
+        if key not in present:
+            journal.set(metadata + ["labels", key], value)
+
+
+def _label_values(obj: Any, kind: str, ms: ModelService) -> dict[str, str]:
+    """The labels the function adds where they are absent. The model label takes the
+    value the workload already has elsewhere (its template's, say), so that one workload
+    does not carry two names for its model."""
+    model = ms.sanitized_model_name
+    for metadata in [["metadata"]] + [t + ["metadata"] for t in all_pod_templates(kind, obj)]:
+        labels = get(obj, metadata + ["labels"])
+        if isinstance(labels, dict) and isinstance(labels.get(MODEL_LABEL), str):
+            model = labels[MODEL_LABEL]
+            break
+    return {SERVING_LABEL: "true", MODEL_LABEL: model}
+
+
+def _selector_breaks(obj: Any, kind: str) -> list[str]:
+    """The template labels the selector no longer matches on, or [] if it matches."""
+    if kind not in SELECTOR_KINDS:
+        return []
+    selector = get(obj, ["spec", "selector"])
+    labels = get(obj, ["spec", "template", "metadata", "labels"])
+    labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    if selector_matches(selector, labels):
+        return []
+    keys = [str(k) for k in (selector.get("matchLabels") or {})]
+    keys += [
+        str(e.get("key")) for e in selector.get("matchExpressions") or [] if isinstance(e, dict)
+    ]
+    return [k for k in keys if not selector_matches(_only(selector, k), labels)]
+
+
+def _only(selector: dict[str, Any], key: str) -> dict[str, Any]:
+    """The part of a selector about one label key."""
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    return {
+        "matchLabels": {k: v for k, v in match_labels.items() if str(k) == key},
+        "matchExpressions": [e for e in expressions if isinstance(e, dict) and e.get("key") == key],
+    }
 
 
 def previous_record(obj: Any) -> list[dict[str, Any]] | None:
@@ -240,61 +300,79 @@ def previous_record(obj: Any) -> list[dict[str, Any]] | None:
         ) from None
 
 
-def apply_role(
+def apply_roles(
     obj: Any,
     kind: str,
     workload: str,
     ms: ModelService,
-    role_name: str,
-    rendered: RenderedRole,
+    roles: list[tuple[str, RenderedRole]],
     render: Render,
-) -> bool:
-    """Apply one role to one workload (a ruamel mapping, edited in place). Returns
-    whether anything was applied. Raises ApplyError or ShapeError; the caller then drops
-    the object."""
+) -> None:
+    """Apply roles of one ModelService to one workload (a ruamel mapping, edited in
+    place): one role, or several for a DisaggregatedSet. Raises ApplyError or ShapeError;
+    the caller then drops the object."""
+    matched = not _selector_breaks(obj, kind)
     ops = previous_record(obj)
     if ops:
         undo(obj, ops)
     journal = Journal(obj)
-    templates = pod_templates(kind, obj)
-    if not templates:
-        raise ApplyError(f"{workload} has no pod template", "spec.template")
-    for template in templates:
-        _render_workload(journal, template, render)
-    labels = {
-        "llm-d.ai/inferenceServing": "true",
-        "llm-d.ai/model": ms.sanitized_model_name,
-        "llm-d.ai/role": role_name,
-    }
-    role = rendered.role
-    if role.replicas is not None and not ms.spec.decoupleScaling:
-        journal.set(["spec", "replicas"], role.replicas)
-    _labels(journal, ["metadata"], labels)
-    for template in templates:
-        journal.ensure(template + ["spec"], {})
-        journal.ensure(template + ["spec", "volumes"], [])
-        journal.set(
-            template + ["spec", "volumes", ["name", VOLUME_NAME]],
-            {"name": VOLUME_NAME, **ms.source.volume()},
-        )
+    sites = []
+    for role_name, rendered in roles:
+        templates = pod_templates(kind, obj, role_name)
+        if not templates:
+            if holds_roles(kind) and role_name not in role_names(kind, obj):
+                raise ApplyError(
+                    f"{workload} has no role {role_name!r}"
+                    f" (its roles: {', '.join(role_names(kind, obj)) or 'none'})",
+                    "spec.roles",
+                )
+            raise ApplyError(f"{workload} has no pod template", dotted(role_spec(kind, role_name)))
+        sites.append((role_name, rendered, templates))
+    for _, _, templates in sites:
+        for template in templates:
+            _render_workload(journal, template, render)
+    labels = _label_values(obj, kind, ms)
+    # A DisaggregatedSet holds several roles: the role label goes on each role's templates.
+    workload_labels = labels if holds_roles(kind) else {**labels, ROLE_LABEL: roles[0][0]}
+    for role_name, rendered, templates in sites:
+        role = rendered.role
+        if role.replicas is not None and not ms.spec.decoupleScaling:
+            journal.set(role_spec(kind, role_name) + ["replicas"], role.replicas)
+        if role_name == roles[0][0]:
+            _labels(journal, ["metadata"], workload_labels)
+        for template in templates:
+            journal.ensure(template + ["spec"], {})
+            journal.ensure(template + ["spec", "volumes"], [])
+            journal.set(
+                template + ["spec", "volumes", ["name", VOLUME_NAME]],
+                {"name": VOLUME_NAME, **ms.source.volume()},
+            )
         for list_name, specs in (
             ("initContainers", rendered.init_containers),
             ("containers", rendered.containers),
         ):
             for index, spec in enumerate(specs):
                 where = f"spec.{role_name}.{list_name}[{index}]"
-                _merge_container(journal, template, list_name, spec, ms.source, where, workload)
-        _accelerators(journal, template, role)
-        _labels(journal, template + ["metadata"], labels)
+                _merge_containers(journal, templates, list_name, spec, ms.source, where, workload)
+        for template in templates:
+            _accelerators(journal, template, role)
+            _labels(journal, template + ["metadata"], {**labels, ROLE_LABEL: role_name})
+    broken = _selector_breaks(obj, kind)
+    if matched and broken:
+        raise ApplyError(
+            f"{workload}: its selector would no longer match its pod template's labels"
+            f" ({', '.join(broken)}); the function never changes a selector or a label value,"
+            " so change the selector or the label in the source",
+            "spec.selector",
+        )
     if not journal.ops:
-        return False
+        return
     journal.ensure(["metadata", "annotations"], {})
     record: dict[str, Any] = {
         "v": RECORD_VERSION,
         "by": f"{ms.namespace}/{ms.name}",
-        "role": role_name,
+        "role": ",".join(role for role, _ in roles),
         "ops": journal.ops,
     }
     annotations = get(obj, ["metadata", "annotations"])
     annotations[RECORD_ANNOTATION] = json.dumps(record, separators=(",", ":"))
-    return True

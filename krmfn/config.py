@@ -25,7 +25,7 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    kinds: tuple[str, ...] = ("Deployment",)
+    kinds: tuple[str, ...] = tuple(WORKLOAD_KINDS)
     strict: bool = False
     mountRoot: str = DEFAULT_MOUNT_ROOT
     readOnly: bool | None = None

@@ -7,25 +7,33 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from krmfn.apply import ApplyError, RenderedRole, apply_role, dotted, literal_secrets
+from krmfn.apply import ApplyError, RenderedRole, apply_roles, dotted, literal_secrets
 from krmfn.config import Config
 from krmfn.journal import ShapeError
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
 from krmfn.krm.document import check_size
-from krmfn.modelservice import ROLES, ContainerSpec, ModelService, load
+from krmfn.krm.results import ResourceRef
+from krmfn.modelservice import API_VERSION, KIND, ContainerSpec, Identity, ModelService, load
 from krmfn.names import is_secret_name
-from krmfn.targets import Discovery, Target, discover, looked_for, ms_key
+from krmfn.selectors import PREVIOUS_NAMES, original_names
+from krmfn.targets import Discovery, Target, discover, ms_key, not_found, workload_name
 
 
 class _Context(NamedTuple):
     doc: Document
     results: list[Result]
 
-    def result(self, item: Item, severity: Severity, message: str, path: str = "") -> None:
-        """A result about one item, with the file kpt read it from."""
-        file_path, index = item.file
-        self.results.append(Result(message, severity, item.ref, path, file_path, index))
+    def result(
+        self, about: Item | ResourceRef, severity: Severity, message: str, path: str = ""
+    ) -> None:
+        """A result about one item, with the file kpt read it from, or about the
+        functionConfig (which has no file)."""
+        if isinstance(about, ResourceRef):
+            self.results.append(Result(message, severity, about, path))
+            return
+        file_path, index = about.file
+        self.results.append(Result(message, severity, about.ref, path, file_path, index))
 
 
 def _render_text(
@@ -88,10 +96,9 @@ def _render_specs(
     return tuple(out)
 
 
-def _rendered_role(ms: ModelService, role_name: str) -> RenderedRole | None:
+def _rendered_role(ms: ModelService, role_name: str) -> RenderedRole:
     role = ms.role(role_name)
-    if role is None:
-        return None
+    assert role is not None  # only the roles the ModelService has are rendered
     return RenderedRole(
         role,
         _render_specs(ms, role.containers, f"spec.{role_name}.containers"),
@@ -99,26 +106,23 @@ def _rendered_role(ms: ModelService, role_name: str) -> RenderedRole | None:
     )
 
 
-def _workload_name(item: Item) -> str:
-    return f"{item.kind} {item.namespace + '/' if item.namespace else ''}{item.name}"
-
-
-def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Target]) -> None:
+def _apply_service(
+    ctx: _Context, origin: Item | ResourceRef, ms: ModelService, targets: list[Target]
+) -> None:
     from krmfn.krm.roundtrip import RoundTrip, to_plain
 
-    msname = f"ModelService {ms.namespace + '/' if ms.namespace else ''}{ms.name}"
+    msname = ms.ref
     try:
-        roles = {r: _rendered_role(ms, r) for r in ROLES}
+        roles = {r: _rendered_role(ms, r) for r in ms.roles}
     except ApplyError as exc:
-        ctx.result(item, Severity.ERROR, f"{msname} {exc.message}", exc.path)
+        ctx.result(origin, Severity.ERROR, f"{msname} {exc.message}", exc.path)
         return
     edits: list[tuple[Item, str]] = []
     secrets: list[tuple[Item, str, str, str]] = []
     lost: list[Item] = []
     for target in targets:
-        rendered = roles[target.role]
-        assert rendered is not None
-        workload = _workload_name(target.item)
+        rendered = [(r, roles[r]) for r in target.roles]
+        workload = workload_name(target.item)
 
         def render(
             text: str, where: str, container: str, secret: bool, workload: str = workload
@@ -130,7 +134,7 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             check_size(target.item.node)
             view = RoundTrip(target.item)
             before = to_plain(view.data)
-            apply_role(view.data, target.item.kind, workload, ms, target.role, rendered, render)
+            apply_roles(view.data, target.item.kind, workload, ms, rendered, render)
             if to_plain(view.data) != before:
                 text, without_comments = view.text()
                 edits.append((target.item, text))
@@ -178,18 +182,19 @@ def _apply_service(ctx: _Context, item: Item, ms: ModelService, targets: list[Ta
             " (for the Hugging Face token: modelArtifacts.authSecretName)",
             path,
         )
-    applied = ", ".join(f"{_workload_name(t.item)} ({t.role})" for t in targets)
+    applied = ", ".join(
+        f"{workload_name(t.item)} ({', '.join(t.roles)}, by {t.how})" for t in targets
+    )
     ctx.result(
-        item,
+        origin,
         Severity.INFO,
         f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}) to {applied}",
     )
 
 
-def process(doc: Document, config: Config) -> list[Result]:
-    ctx = _Context(doc, [])
-    services: list[tuple[Item, ModelService]] = []
-    for item in doc.items:
+def _load_items(ctx: _Context, config: Config) -> list[tuple[Item | ResourceRef, ModelService]]:
+    services: list[tuple[Item | ResourceRef, ModelService]] = []
+    for item in ctx.doc.items:
         if not is_model_service(item):
             continue
         if not item.name:
@@ -200,30 +205,71 @@ def process(doc: Document, config: Config) -> list[Result]:
         except InputError as exc:
             ctx.result(item, Severity.ERROR, f"cannot be read: {exc.message}")
             continue
-        loaded = load(item.name, item.namespace, data, config)
+        original = original_names(item.annotations, item.name, PREVIOUS_NAMES)[-1]
+        who = Identity(item.name, item.namespace, original)
+        loaded = load(who, data, config)
         if isinstance(loaded, ModelService):
             services.append((item, loaded))
             continue
         for problem in loaded:
             ctx.result(item, Severity.ERROR, problem.message, problem.path)
+    return services
+
+
+def _load_config_service(
+    ctx: _Context, data: dict[str, Any], config: Config
+) -> tuple[ResourceRef, ModelService] | None:
+    """The ModelService given as the functionConfig (kustomize's `transformers:` entry, kpt's
+    `--fn-config`), applied like one in the items."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = str((metadata or {}).get("name") or "")
+    namespace = str((metadata or {}).get("namespace") or "")
+    ref = ResourceRef(API_VERSION, KIND, name, namespace)
+    if not name:
+        ctx.result(ref, Severity.ERROR, "is required", "metadata.name")
+        return None
+    loaded = load(Identity(name, namespace, from_config=True), data, config)
+    if isinstance(loaded, ModelService):
+        return ref, loaded
+    for problem in loaded:
+        ctx.result(ref, Severity.ERROR, problem.message, problem.path)
+    return None
+
+
+def process(doc: Document, config: Config, config_service: Any = None) -> list[Result]:
+    """Apply every ModelService of the list, and the one given as the functionConfig."""
+    ctx = _Context(doc, [])
+    services = _load_items(ctx, config)
+    if config_service is not None:
+        given = _load_config_service(ctx, config_service, config)
+        # kpt passes a package's config file in the items too: one ModelService, once.
+        if given is not None and all(ms_key(ms) != ms_key(given[1]) for _, ms in services):
+            services.append(given)
     found: Discovery = discover(doc.items, [ms for _, ms in services], config.kinds)
-    for item, ms in services:
-        key = ms_key(ms.namespace, ms.name)
+    severity = Severity.ERROR if config.strict else Severity.WARNING
+    for origin, ms in services:
+        key = ms_key(ms)
         conflicts = found.conflicts.get(key)
         if conflicts:
             for message in conflicts:
-                ctx.result(item, Severity.ERROR, message)
+                ctx.result(origin, Severity.ERROR, message)
             continue
         targets = found.targets[key]
-        if not targets:
-            severity = Severity.ERROR if config.strict else Severity.WARNING
+        if not ms.roles:
             ctx.result(
-                item, severity, f"no workload found; looked for {looked_for(ms, config.kinds)}"
+                origin, severity, "has neither a decode nor a prefill role: nothing to apply"
             )
             continue
+        applied = {r for t in targets for r in t.roles}
+        # A role that names its target and finds nothing is said even when others apply.
+        missing = ms.roles if not targets else [r for r in ms.targets if r not in applied]
+        if missing:
+            ctx.result(origin, severity, not_found(ms, missing, doc.items, config.kinds))
+        if not targets or (missing and config.strict):
+            continue
         for warning in ms.source.warnings():
-            ctx.result(item, Severity.WARNING, warning, "spec.modelArtifacts.uri")
-        _apply_service(ctx, item, ms, targets)
+            ctx.result(origin, Severity.WARNING, warning, "spec.modelArtifacts.uri")
+        _apply_service(ctx, origin, ms, targets)
     if doc.mode == "stream":
         # As kustomize does with a ResourceList: local-config objects are the function's
         # input, never applied. A stream has no other way to keep them out of the cluster.

@@ -7,8 +7,10 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from krmfn.config import Config
-from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND
+from krmfn.errors import FieldError
+from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, WORKLOAD_KINDS
 from krmfn.names import NameError_, sanitize
+from krmfn.selectors import TargetSelector
 from krmfn.sources import Options, Source, SourceError, parse_uri
 
 API_VERSION = MODELSERVICE_API_VERSION
@@ -49,7 +51,22 @@ class AcceleratorTypes(_Model):
     labelValues: list[str] = Field(min_length=1)
 
 
+class Target(BaseModel):
+    """kustomize's patch target fields; a typo must not silently widen the selection."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    group: str | None = None
+    version: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+    labelSelector: str | None = None
+    annotationSelector: str | None = None
+
+
 class Role(_Model):
+    target: Target | None = None
     replicas: int | None = Field(default=None, ge=0)
     containers: list[ContainerSpec] | None = None
     initContainers: list[ContainerSpec] | None = None
@@ -98,10 +115,35 @@ class ModelService(NamedTuple):
     spec: Spec
     source: Source
     sanitized_model_name: str
+    # The name it had before kustomize's namePrefix/nameSuffix, if it had another.
+    original_name: str
+    # Given as the functionConfig (kustomize's `transformers:` entry): without a namespace
+    # it applies to the whole build, as kustomize's own transformers do.
+    from_config: bool
+    targets: dict[str, TargetSelector]  # by role
 
     def role(self, role: str) -> Role | None:
         value: Role | None = getattr(self.spec, role)
         return value
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in ROLES if self.role(r) is not None]
+
+    @property
+    def model_labels(self) -> tuple[str, ...]:
+        """The `llm-d.ai/model` values that name this model: the sanitised name, and
+        the last segment of the model name as written (as llm-d's guides label)."""
+        last = self.spec.routing.modelName.rsplit("/", 1)[-1]
+        return (self.sanitized_model_name, last)
+
+    @property
+    def ref(self) -> str:
+        return f"ModelService {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+    def serves(self, namespace: str) -> bool:
+        """Whether workloads of this namespace can be its targets."""
+        return namespace == self.namespace or (self.from_config and not self.namespace)
 
     def variables(self) -> dict[str, str]:
         """The template variables of the behaviour spec, section 6."""
@@ -156,6 +198,8 @@ def _describe(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "is required"
+    if kind == "extra_forbidden":  # only a target forbids unknown fields
+        return f"is not a target field; the fields are {', '.join(Target.model_fields)}"
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type"):
         expected = {
             "string_type": "a string",
@@ -170,8 +214,45 @@ def _describe(error: Any) -> str:
     return str(error["msg"]).lower()
 
 
-def load(name: str, namespace: str, data: Any, config: Config) -> ModelService | list[Invalid]:
+class Identity(NamedTuple):
+    """Who a ModelService is, from its metadata and where it came from."""
+
+    name: str
+    namespace: str
+    original_name: str = ""
+    from_config: bool = False
+
+
+def _targets(spec: Spec) -> tuple[dict[str, TargetSelector], list[Invalid]]:
+    targets: dict[str, TargetSelector] = {}
+    problems = []
+    for role_name in ROLES:
+        role: Role | None = getattr(spec, role_name)
+        if role is None or role.target is None:
+            continue
+        field = f"spec.{role_name}.target"
+        given = {k: v for k, v in role.target.model_dump().items() if v}
+        kind = given.get("kind", "")
+        try:
+            if not given:
+                raise FieldError(
+                    "selects nothing in particular; give a kind and a name or a selector", field
+                )
+            if kind.isalpha() and kind not in WORKLOAD_KINDS:
+                raise FieldError(
+                    f"{kind} is not a workload kind this function edits;"
+                    f" known kinds: {', '.join(WORKLOAD_KINDS)}",
+                    f"{field}.kind",
+                )
+            targets[role_name] = TargetSelector.compile(given, field)
+        except FieldError as exc:
+            problems.append(Invalid(exc.path, exc.message))
+    return targets, problems
+
+
+def load(who: Identity, data: Any, config: Config) -> ModelService | list[Invalid]:
     """Validate one ModelService; every problem found is returned with its field path."""
+    name, namespace = who.name, who.namespace
     if not isinstance(data, dict):
         return [Invalid("", f"must be a mapping, not {_type_name(data)}")]
     try:
@@ -185,7 +266,7 @@ def load(name: str, namespace: str, data: Any, config: Config) -> ModelService |
             problems.setdefault(path, Invalid(path, _describe(error)))
         return list(problems.values())
     spec = manifest.spec
-    problems_list: list[Invalid] = []
+    targets, problems_list = _targets(spec)
     artifacts = spec.modelArtifacts
     options = Options(
         mount_root=config.mountRoot,
@@ -221,7 +302,10 @@ def load(name: str, namespace: str, data: Any, config: Config) -> ModelService |
         )
     if problems_list or source is None:
         return problems_list
-    return ModelService(name, namespace, spec, source, sanitized)
+    original = who.original_name if who.original_name != name else ""
+    return ModelService(
+        name, namespace, spec, source, sanitized, original, who.from_config, targets
+    )
 
 
 def _is_union_tag(part: int | str) -> bool:

@@ -1,24 +1,34 @@
-"""Finding the workloads a ModelService owns, in one pass over the items."""
+"""Finding the workloads a ModelService's roles apply to, in one pass over the items.
+
+A role with a `target` applies to what the target selects, and to nothing else. A role
+without one finds its workloads by the rules llm-d's controller, chart and guides imply:
+by name (`<modelservice>-<role>`), by an ownerReference to the ModelService, or by the
+`llm-d.ai/model` and `llm-d.ai/role` labels.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
-from krmfn.kinds import WORKLOAD_KINDS
+from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, WORKLOAD_KINDS
 from krmfn.krm import Item
 from krmfn.modelservice import API_VERSION, KIND, ROLES, ModelService
 from krmfn.names import NameError_, sanitize
+from krmfn.selectors import PREVIOUS_NAMES, original_names
+from krmfn.workloads import holds_roles
 
-ROLE_LABEL = "llm-d.ai/role"
-MODEL_LABEL = "llm-d.ai/model"
+# How strongly a ModelService claims a workload: the strongest claims win, so that a
+# workload the function labelled for one ModelService does not become a label match for
+# another one serving the same model.
+_BY_TARGET, _BY_NAME, _BY_LABELS = 3, 2, 1
 
 
 class Target(NamedTuple):
     item: Item
-    role: str
-    how: str  # "name", "ownerReference" or "labels": for messages
+    roles: tuple[str, ...]  # several only for a workload that holds roles
+    how: str  # for messages
 
 
 class Discovery(NamedTuple):
@@ -26,82 +36,226 @@ class Discovery(NamedTuple):
     conflicts: dict[str, list[str]]  # key -> messages
 
 
-def ms_key(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}"
+def ms_key(ms: ModelService) -> str:
+    return f"{ms.namespace}/{ms.name}"
+
+
+def workload_name(item: Item) -> str:
+    """`Kind namespace/name`, for messages."""
+    return f"{item.kind} {item.namespace + '/' if item.namespace else ''}{item.name}"
 
 
 def is_workload(item: Item, kinds: Iterable[str]) -> bool:
     return item.kind in kinds and item.api_version == WORKLOAD_KINDS.get(item.kind)
 
 
-def looked_for(ms: ModelService, kinds: Iterable[str]) -> str:
-    """What discovery searched for, to tell a user why nothing was found."""
-    roles = [r for r in ROLES if ms.role(r) is not None]
-    names = ", ".join(sanitize(f"{ms.name}-{r}") for r in roles)
-    return (
-        f"{'/'.join(kinds)} in namespace {ms.namespace or '(none)'} named {names or '(no roles)'},"
-        f" or owned by ModelService {ms.name} with label {ROLE_LABEL},"
-        f" or labelled {MODEL_LABEL}={ms.sanitized_model_name} and {ROLE_LABEL}"
-    )
+def _labels(item: Item) -> dict[str, str]:
+    labels = item.field("metadata", "labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def _templates(fields: Any) -> list[Any]:
+    """The pod templates under one `spec` (or a DisaggregatedSet role's `spec`)."""
+    if not isinstance(fields, dict):
+        return []
+    group = fields.get("leaderWorkerTemplate")
+    group = group if isinstance(group, dict) else {}
+    found = [fields.get("template"), group.get("leaderTemplate"), group.get("workerTemplate")]
+    return [t for t in found if isinstance(t, dict)]
+
+
+def _role_entries(item: Item) -> list[dict[str, Any]]:
+    roles = item.field("spec", "roles")
+    return [r for r in roles if isinstance(r, dict)] if isinstance(roles, list) else []
+
+
+def all_labels(item: Item) -> list[Mapping[str, str]]:
+    """The workload's labels, then those of each of its pod templates."""
+    specs = [item.field("spec")] + [r.get("spec") for r in _role_entries(item)]
+    found: list[Mapping[str, str]] = [_labels(item)]
+    for template in (t for spec in specs for t in _templates(spec)):
+        metadata = template.get("metadata")
+        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+        if isinstance(labels, dict):
+            found.append(labels)
+    return found
+
+
+def held_roles(item: Item) -> list[str]:
+    """The roles a DisaggregatedSet holds, by name."""
+    return [str(r["name"]) for r in _role_entries(item) if r.get("name")]
+
+
+def names(item: Item) -> tuple[str, ...]:
+    """The workload's name and the one it had before kustomize's namePrefix/nameSuffix."""
+    return original_names(item.annotations, item.name, PREVIOUS_NAMES)
+
+
+def _default_roles(item: Item, ms: ModelService, labels: list[Mapping[str, str]]) -> list[str]:
+    """The roles the label and ownerReference rules can give a workload: those it holds,
+    or the one its role label names."""
+    if holds_roles(item.kind):
+        return [r for r in held_roles(item) if r in ms.roles]
+    role = next((ls[ROLE_LABEL] for ls in labels if ROLE_LABEL in ls), "")
+    return [role] if role in ms.roles else []
+
+
+def _owned_by(item: Item, ms: ModelService) -> bool:
+    for ref in item.field("metadata", "ownerReferences") or []:
+        if (
+            isinstance(ref, dict)
+            and ref.get("name") == ms.name
+            and ref.get("kind") == KIND
+            and ref.get("apiVersion") == API_VERSION
+        ):
+            return True
+    return False
+
+
+def _name_index(services: list[ModelService]) -> dict[str, list[tuple[ModelService, str]]]:
+    """`<modelservice>-<role>`, for the name and the name before kustomize's prefix."""
+    index: dict[str, list[tuple[ModelService, str]]] = defaultdict(list)
+    for ms in services:
+        for role in ms.roles:
+            if role in ms.targets:
+                continue
+            for name in _default_names(ms, role):
+                index[name].append((ms, role))
+    return index
+
+
+def _default_names(ms: ModelService, role: str) -> set[str]:
+    """The workload names the name rule looks for: `<modelservice>-<role>`, with the
+    ModelService's name and the one it had before kustomize's namePrefix."""
+    found = set()
+    for name in {ms.name, ms.original_name} - {""}:
+        try:
+            found.add(sanitize(f"{name}-{role}"))
+        except NameError_:
+            continue
+    return found
+
+
+class _Claim(NamedTuple):
+    strength: int
+    roles: list[str]
+    how: str  # "target", "name", "ownerReference" or "labels"
+
+
+def _claims(
+    item: Item, services: list[ModelService], by_name: dict[str, list[tuple[ModelService, str]]]
+) -> dict[str, _Claim]:
+    """Each ModelService's claim on one workload. A workload holding roles takes every
+    role claimed; another kind, the strongest claims' roles."""
+    strengths: dict[str, dict[str, int]] = defaultdict(dict)  # key -> role -> strength
+    hows: dict[str, tuple[int, str]] = {}  # key -> the strongest claim's reason
+
+    def claim(ms: ModelService, strength: int, how: str, roles: list[str]) -> None:
+        key = ms_key(ms)
+        held = strengths[key]
+        for role in roles:
+            held[role] = max(held.get(role, 0), strength)
+        if hows.get(key, (0, ""))[0] < strength:
+            hows[key] = (strength, how)
+
+    labels = all_labels(item)
+    for ms in services:
+        for role, target in ms.targets.items():
+            if not target.has_namespace and not ms.serves(item.namespace):
+                continue
+            if target.selects(
+                item.api_version, item.kind, item.name, item.namespace, labels[0], item.annotations
+            ):
+                claim(ms, _BY_TARGET, "target", [role])
+        if not ms.serves(item.namespace):
+            continue
+        untargeted = [r for r in _default_roles(item, ms, labels) if r not in ms.targets]
+        if untargeted and _owned_by(item, ms):
+            claim(ms, _BY_NAME, "ownerReference", untargeted)
+        elif untargeted and any(ls.get(MODEL_LABEL) in ms.model_labels for ls in labels):
+            claim(ms, _BY_LABELS, "labels", untargeted)
+    for name in names(item):
+        for ms, role in by_name.get(name, []):
+            if ms.serves(item.namespace) and not holds_roles(item.kind):
+                claim(ms, _BY_NAME, "name", [role])
+    claims = {}
+    for key, roles in strengths.items():
+        strength, how = hows[key]
+        kept = [r for r, s in roles.items() if s == strength or holds_roles(item.kind)]
+        claims[key] = _Claim(strength, sorted(kept, key=ROLES.index), how)
+    return claims
 
 
 def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, ...]) -> Discovery:
-    """Claims by name or ownerReference are strong; by labels, weak. A workload the
-    function has labelled for one ModelService must not become a label match for another
-    one serving the same model, so a strong claim wins over weak ones. Two claims of the
-    same strength from different ModelServices are a conflict."""
-    by_name: dict[tuple[str, str], tuple[ModelService, str]] = {}
-    by_owner: dict[tuple[str, str], ModelService] = {}
-    by_model: dict[tuple[str, str], list[ModelService]] = defaultdict(list)
-    for ms in services:
-        for role in ROLES:
-            if ms.role(role) is not None:
-                try:
-                    by_name[(ms.namespace, sanitize(f"{ms.name}-{role}"))] = (ms, role)
-                except NameError_:
-                    continue
-        by_owner[(ms.namespace, ms.name)] = ms
-        by_model[(ms.namespace, ms.sanitized_model_name)].append(ms)
-
-    found = Discovery({ms_key(ms.namespace, ms.name): [] for ms in services}, {})
+    """Claims by target are strongest, then by name or ownerReference, then by labels;
+    only the strongest claims on a workload count. Two of them from different
+    ModelServices are a conflict, and so are two roles of one ModelService on a workload
+    that is one role."""
+    by_name = _name_index(services)
+    found = Discovery({ms_key(ms): [] for ms in services}, {})
     for item in items:
         if not is_workload(item, kinds):
             continue
-        strong: dict[str, Target] = {}
-        weak: dict[str, Target] = {}
-        # Charts (llm-d-modelservice among them) label only the pod template.
-        labels = {**item.template_labels, **item.labels}
-        role = labels.get(ROLE_LABEL, "")
-        named = by_name.get((item.namespace, item.name))
-        if named is not None:
-            ms, named_role = named
-            strong[ms_key(ms.namespace, ms.name)] = Target(item, named_role, "name")
-        if role in ROLES:
-            for ref in item.owner_references:
-                owner = by_owner.get((item.namespace, ref.get("name", "")))
-                if (
-                    owner is not None
-                    and ref.get("kind") == KIND
-                    and ref.get("apiVersion") == API_VERSION
-                    and owner.role(role) is not None
-                ):
-                    strong.setdefault(
-                        ms_key(owner.namespace, owner.name), Target(item, role, "ownerReference")
-                    )
-            for ms in by_model.get((item.namespace, labels.get(MODEL_LABEL, "")), []):
-                if ms.role(role) is not None:
-                    weak[ms_key(ms.namespace, ms.name)] = Target(item, role, "labels")
-        claims = strong or weak
-        if len(claims) == 1:
-            key, target = next(iter(claims.items()))
-            found.targets[key].append(target)
-        elif len(claims) > 1:
-            owners = sorted(claims)
-            where = f"{item.kind} {item.namespace + '/' if item.namespace else ''}{item.name}"
+        claims = _claims(item, services, by_name)
+        if not claims:
+            continue
+        strongest = max(c.strength for c in claims.values())
+        winners = {k: c for k, c in claims.items() if c.strength == strongest}
+        where = workload_name(item)
+        if len(winners) > 1:
+            owners = sorted(winners)
             for key in owners:
                 others = ", ".join(k.lstrip("/") for k in owners if k != key)
                 found.conflicts.setdefault(key, []).append(
                     f"{where} is also claimed by ModelService {others}"
-                    f" (by {claims[key].how}); a workload can belong to one ModelService only"
+                    f" (by {winners[key].how}); a workload can belong to one ModelService only"
                 )
+            continue
+        ((key, (_, roles, how)),) = winners.items()
+        if len(roles) > 1 and not holds_roles(item.kind):
+            found.conflicts.setdefault(key, []).append(
+                f"{where} is claimed by roles {' and '.join(roles)}; a {item.kind} serves one"
+                " role (give each role a target that selects its own workloads)"
+            )
+            continue
+        found.targets[key].append(Target(item, tuple(roles), how))
     return found
+
+
+def _suggestion(ms: ModelService, role: str, items: list[Item], kinds: tuple[str, ...]) -> str:
+    """A `target:` to copy: for the first workload that looks like the role's."""
+    for item in items:
+        if not is_workload(item, kinds) or not ms.serves(item.namespace):
+            continue
+        original = names(item)[-1]
+        labelled = any(ls.get(ROLE_LABEL) == role for ls in all_labels(item))
+        if labelled or original.endswith(role) or role in held_roles(item):
+            return f"{{kind: {item.kind}, name: {original}}}"
+    return f"{{kind: Deployment, name: <your {role} workload>}}"
+
+
+def not_found(ms: ModelService, roles: list[str], items: list[Item], kinds: tuple[str, ...]) -> str:
+    """What was looked for, to tell a user why nothing was found, and a target to copy."""
+    where = f"in namespace {ms.namespace}" if ms.namespace else "without a namespace"
+    if ms.from_config and not ms.namespace:
+        where = "in any namespace"
+    tried = []
+    targeted = [r for r in roles if r in ms.targets]
+    for role in targeted:
+        tried.append(f"spec.{role}.target {ms.targets[role].describe()} selected nothing")
+    searched = [r for r in roles if r not in ms.targets]
+    if searched:
+        wanted = " or ".join(sorted({n for r in searched for n in _default_names(ms, r)}))
+        sanitized, last = ms.model_labels
+        model = sanitized if sanitized == last else f"{sanitized} (or {last})"
+        tried.append(
+            f"looked for {'/'.join(kinds)} {where} named {wanted},"
+            f" or owned by ModelService {ms.name} with label {ROLE_LABEL},"
+            f" or labelled {MODEL_LABEL}={model} with {ROLE_LABEL}"
+        )
+    hint = _suggestion(ms, roles[0], items, kinds)
+    return (
+        f"no workload found for {', '.join(roles)}: {'; '.join(tried)};"
+        f" name the workloads as kustomize's patches do, for example"
+        f" spec.{roles[0]}.target: {hint}"
+    )

@@ -119,7 +119,8 @@ def test_strict_config_error_gives_no_output(env: dict[str, str], app: Path) -> 
     )
     assert_failed(
         cmp_generate(app, cmp_env(env, KRMFN_CONFIG="strict.yaml")),
-        re.escape("[error] llm-d.ai/v1alpha1/ModelService/qwen: no workload found;") + ".*",
+        re.escape("[error] llm-d.ai/v1alpha1/ModelService/qwen: no workload found for decode:")
+        + ".*",
     )
 
 

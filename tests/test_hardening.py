@@ -73,7 +73,7 @@ UNTOUCHED = """\
 """
 MS_REF = "llm-d.ai/v1alpha1/ModelService/serving/opt"
 WL_REF = "apps/v1/Deployment/serving/opt-decode"
-APPLIED = "applied hf://facebook/opt-125m (emptyDir volume, HF_HOME) to Deployment serving/opt-decode (decode)"
+APPLIED = "applied hf://facebook/opt-125m (emptyDir volume, HF_HOME) to Deployment serving/opt-decode (decode, by name)"
 
 
 def resource_list(*items: str, tail: str = "") -> bytes:

@@ -153,8 +153,8 @@ def test_post_renderer_args_reach_krmfn(env: dict[str, str], tmp_path: Path) -> 
     rendered = run([str(HELM_POST_RENDERER), "--config", str(config)], env, data=by_name_input())
     assert (rendered.status, rendered.stdout) == (1, b"")
     assert rendered.stderr.decode().startswith(
-        "[error] llm-d.ai/v1alpha1/ModelService/pd-llm-d-modelservice: no workload found;"
-        " looked for StatefulSet in namespace (none)"
+        "[error] llm-d.ai/v1alpha1/ModelService/pd-llm-d-modelservice: no workload found for"
+        " decode, prefill: looked for StatefulSet without a namespace"
     )
 
 

@@ -80,8 +80,8 @@ def test_eval_with_key_value_config_writes_the_same_files(
         "  Results:",
         "    [info] llm-d.ai/v1alpha1/ModelService/llm-d/granite: applied"
         " pvc://model-store/granite/granite-3.3-2b-instruct (read-only PersistentVolumeClaim"
-        " model-store) to Deployment llm-d/granite-decode (decode),"
-        " Deployment llm-d/granite-prefill (prefill)",
+        " model-store) to Deployment llm-d/granite-decode (decode, by name),"
+        " Deployment llm-d/granite-prefill (prefill, by name)",
     ]
 
 
@@ -89,10 +89,13 @@ def test_eval_config_reaches_the_function(package: Path, env: dict[str, str]) ->
     """kinds=StatefulSet finds nothing here: a warning, which strict=true makes an error."""
     untouched = package_files(package)
     line = (
-        "[{severity}] llm-d.ai/v1alpha1/ModelService/llm-d/granite: no workload found;"
-        " looked for StatefulSet in namespace llm-d named granite-decode, granite-prefill,"
-        " or owned by ModelService granite with label llm-d.ai/role, or labelled"
-        " llm-d.ai/model=ibm-granite-granite-3-3-2b-instruct and llm-d.ai/role"
+        "[{severity}] llm-d.ai/v1alpha1/ModelService/llm-d/granite: no workload found for"
+        " decode, prefill: looked for StatefulSet in namespace llm-d named granite-decode or"
+        " granite-prefill, or owned by ModelService granite with label llm-d.ai/role, or"
+        " labelled llm-d.ai/model=ibm-granite-granite-3-3-2b-instruct (or"
+        " granite-3.3-2b-instruct) with llm-d.ai/role; name the workloads as kustomize's"
+        " patches do, for example spec.decode.target: {{kind: Deployment,"
+        " name: <your decode workload>}}"
     )
     status, output = eval_exec(package, env, "kinds=StatefulSet", "strict=false")
     assert status == 0, output

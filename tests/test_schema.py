@@ -2,11 +2,12 @@
 
 Built-in kinds are validated against the strict JSON schemas that `kubernetes-validate`
 ships (no additional properties), for a Kubernetes version with image volumes. The pod
-templates of a LeaderWorkerSet are validated as PodTemplateSpecs; other custom resources
-(ModelService, PrometheusRule, ...) have no schema here and are left out. On top of the
-schemas, the pod specs get the checks the API server makes and the schemas cannot
-express: unique volume names, mount paths and env names, `value` xor `valueFrom`,
-mounts naming an existing volume, unique container names.
+templates of a LeaderWorkerSet, and of each role of a DisaggregatedSet, are validated as
+PodTemplateSpecs; other custom resources (ModelService, PrometheusRule, ...) have no schema
+here and are left out. On top of the schemas, the pod specs get the checks the API server
+makes and the schemas cannot express: unique volume names, mount paths and env names,
+`value` xor `valueFrom`, mounts naming an existing volume, unique container names; and a
+Deployment's or StatefulSet's selector must select its own pod template.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SCHEMA_DIR = (
 )
 BUILTIN_GROUPS = ("v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2")
 LWS = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
+DISAGGREGATED = ("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet")
 
 
 def golden_outputs() -> list[Path]:
@@ -83,7 +85,11 @@ def _cases() -> list[tuple[str, dict[str, Any], dict[str, Any] | None]]:
 
 CASES = _cases()
 BUILTIN = [(lbl, obj, src) for lbl, obj, src in CASES if obj.get("apiVersion") in BUILTIN_GROUPS]
-LWS_CASES = [(lbl, obj) for lbl, obj, _ in CASES if (obj.get("apiVersion"), obj.get("kind")) == LWS]
+LWS_CASES = [
+    (lbl, obj)
+    for lbl, obj, _ in CASES
+    if (obj.get("apiVersion"), obj.get("kind")) in (LWS, DISAGGREGATED)
+]
 
 
 @cache
@@ -103,15 +109,24 @@ def _schema_errors(obj: Any, schema_file: str) -> list[str]:
     )
 
 
+def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The pod templates of a LeaderWorkerSet or a DisaggregatedSet, with their paths."""
+    spec = obj.get("spec") or {}
+    groups = [("spec", spec)]
+    if (obj.get("apiVersion"), obj.get("kind")) == DISAGGREGATED:
+        groups = [(f"spec.roles[name={r['name']}].spec", r["spec"]) for r in spec["roles"]]
+    return [
+        (f"{where}.leaderWorkerTemplate.{name}", group["leaderWorkerTemplate"][name])
+        for where, group in groups
+        for name in ("leaderTemplate", "workerTemplate")
+        if isinstance(group["leaderWorkerTemplate"].get(name), dict)
+    ]
+
+
 def pod_specs(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     spec = obj.get("spec") or {}
-    if (obj.get("apiVersion"), obj.get("kind")) == LWS:
-        lwt = spec.get("leaderWorkerTemplate") or {}
-        return [
-            (f"spec.leaderWorkerTemplate.{name}.spec", lwt[name].get("spec") or {})
-            for name in ("leaderTemplate", "workerTemplate")
-            if isinstance(lwt.get(name), dict)
-        ]
+    if (obj.get("apiVersion"), obj.get("kind")) in (LWS, DISAGGREGATED):
+        return [(f"{where}.spec", t.get("spec") or {}) for where, t in pod_templates(obj)]
     if obj.get("kind") == "Pod":
         return [("spec", spec)]
     template = spec.get("template")
@@ -180,12 +195,65 @@ def test_function_adds_no_schema_error(obj: dict[str, Any], source: dict[str, An
 
 
 @pytest.mark.parametrize("obj", [obj for _, obj in LWS_CASES], ids=[lbl for lbl, _ in LWS_CASES])
-def test_leaderworkerset_templates_match_pod_template_schema(obj: dict[str, Any]) -> None:
-    lwt = obj["spec"]["leaderWorkerTemplate"]
-    templates = [lwt[n] for n in ("leaderTemplate", "workerTemplate") if n in lwt]
+def test_leader_worker_templates_match_pod_template_schema(obj: dict[str, Any]) -> None:
+    templates = pod_templates(obj)
     assert templates
-    for template in templates:
+    for _, template in templates:
         assert _schema_errors(template, "podtemplatespec-v1.json") == []
+
+
+def selector_errors(obj: dict[str, Any]) -> list[str]:
+    """The API server's `selector does not match template labels`, for the kinds whose
+    selector the user writes (matchLabels and the four matchExpressions operators)."""
+    if obj.get("kind") not in ("Deployment", "StatefulSet"):
+        return []
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector") or {}
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    errors = [
+        f"matchLabels {key}={value} but the template has {labels.get(key)!r}"
+        for key, value in (selector.get("matchLabels") or {}).items()
+        if labels.get(key) != value
+    ]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values")
+        held = {
+            "In": key in labels and labels[key] in (values or []),
+            "NotIn": key not in labels or labels[key] not in (values or []),
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not held:
+            errors.append(f"matchExpressions {key} {operator} {values} fails on {labels!r}")
+    return errors
+
+
+SELECTED = [(lbl, obj) for lbl, obj, _ in CASES if obj.get("kind") in ("Deployment", "StatefulSet")]
+
+
+@pytest.mark.parametrize("obj", [obj for _, obj in SELECTED], ids=[lbl for lbl, _ in SELECTED])
+def test_selector_selects_the_pod_template(obj: dict[str, Any]) -> None:
+    assert selector_errors(obj) == []
+
+
+def test_selector_check_finds_a_mismatch() -> None:
+    deployment = {
+        "kind": "Deployment",
+        "spec": {
+            "selector": {
+                "matchLabels": {"llm-d.ai/model": "Qwen3-32B"},
+                "matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}],
+            },
+            "template": {
+                "metadata": {"labels": {"llm-d.ai/model": "qwen-qwen3-32b", "canary": "1"}}
+            },
+        },
+    }
+    assert selector_errors(deployment) == [
+        "matchLabels llm-d.ai/model=Qwen3-32B but the template has 'qwen-qwen3-32b'",
+        "matchExpressions canary DoesNotExist None fails on"
+        " {'llm-d.ai/model': 'qwen-qwen3-32b', 'canary': '1'}",
+    ]
 
 
 WITH_PODS = [

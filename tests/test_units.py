@@ -6,9 +6,10 @@ import pytest
 
 from krmfn.config import Config
 from krmfn.journal import Journal, undo
+from krmfn.kinds import DISCOVERY_FIELDS
 from krmfn.krm.document import read_document
 from krmfn.krm.roundtrip import to_plain, to_ruamel
-from krmfn.modelservice import Invalid, ModelService, load
+from krmfn.modelservice import Identity, Invalid, ModelService, load
 from krmfn.names import NameError_, sanitize
 from krmfn.sources import HuggingFace, Options, PersistentVolumeClaim, SourceError, parse_uri
 from krmfn.targets import discover
@@ -140,7 +141,9 @@ def test_sizes(size: str | int) -> None:
 
 
 def test_model_service_validation_paths() -> None:
-    problems = load("x", "ns", {"spec": {"routing": {"modelName": 3}, "decode": []}}, Config())
+    problems = load(
+        Identity("x", "ns"), {"spec": {"routing": {"modelName": 3}, "decode": []}}, Config()
+    )
     assert problems == [
         Invalid("spec.routing.modelName", "must be a string, not an integer"),
         Invalid("spec.modelArtifacts", "is required"),
@@ -160,20 +163,20 @@ items:
 - {apiVersion: apps/v1, kind: Deployment, metadata: {name: a-decode, namespace: other}}
 - {apiVersion: apps/v2, kind: Deployment, metadata: {name: a-prefill, namespace: n}}
 """
-    doc = read_document(text, "resourcelist")
+    doc = read_document(text, "resourcelist", DISCOVERY_FIELDS)
     spec = {
         "routing": {"modelName": "org/m"},
         "modelArtifacts": {"uri": "hf://org/m"},
         "decode": {},
         "prefill": {},
     }
-    ms = load("a", "n", {"spec": spec}, Config())
+    ms = load(Identity("a", "n"), {"spec": spec}, Config())
     assert isinstance(ms, ModelService)
     found = discover(doc.items, [ms], ("Deployment",))
-    assert [(t.item.name, t.role, t.how) for t in found.targets["n/a"]] == [
-        ("a-decode", "decode", "name"),
-        ("owned", "prefill", "ownerReference"),
-        ("by-label", "decode", "labels"),
+    assert [(t.item.name, t.roles, t.how) for t in found.targets["n/a"]] == [
+        ("a-decode", ("decode",), "name"),
+        ("owned", ("prefill",), "ownerReference"),
+        ("by-label", ("decode",), "labels"),
     ]
     assert found.conflicts == {}
 

@@ -15,7 +15,14 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from krmfn.krm.errors import InputError
-from krmfn.krm.reader import Fields, Parsed, Span, read_resource_list, read_stream
+from krmfn.krm.reader import (
+    BASE_FIELDS,
+    FieldSpec,
+    Parsed,
+    Span,
+    read_resource_list,
+    read_stream,
+)
 from krmfn.krm.results import ResourceRef, Result
 
 Mode = Literal["resourcelist", "stream"]
@@ -39,32 +46,41 @@ class Item:
         "_node",
         "annotations",
         "api_version",
+        "fields",
         "in_flow",
         "kind",
-        "labels",
         "name",
         "namespace",
-        "owner_references",
         "position",
         "span",
-        "template_labels",
         "text",
     )
 
-    def __init__(self, position: int, text: str, span: Span, fields: Fields, in_flow: bool) -> None:
+    def __init__(
+        self, position: int, text: str, span: Span, fields: dict[str, Any], in_flow: bool
+    ) -> None:
         self.position = position
         self.text = text  # the whole input: the item is text[span.start:span.end]
         self.span = span
         self.in_flow = in_flow
-        self.api_version = fields.api_version
-        self.kind = fields.kind
-        self.name = fields.name
-        self.namespace = fields.namespace
-        self.labels = fields.labels or {}
-        self.annotations = fields.annotations or {}
-        self.owner_references = fields.owner_references or []
-        self.template_labels = fields.template_labels or {}
+        # What the reader kept of the item: the base fields and those the caller asked for.
+        self.fields = fields
+        metadata = fields.get("metadata") or {}
+        self.api_version: str = fields.get("apiVersion") or ""
+        self.kind: str = fields.get("kind") or ""
+        self.name: str = metadata.get("name") or ""
+        self.namespace: str = metadata.get("namespace") or ""
+        self.annotations: dict[str, str] = metadata.get("annotations") or {}
         self._node: Node | None = None
+
+    def field(self, *path: str) -> Any:
+        """A kept field by its keys, or None where the item has no such field."""
+        value: Any = self.fields
+        for key in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
 
     def __repr__(self) -> str:
         return f"Item({self.position}, {self.ref}, {self.span})"
@@ -291,12 +307,13 @@ def _value(text: str, span: Span | None, what: str) -> Any:
         raise InputError(f"{what} cannot be read: {exc.message}") from None
 
 
-def read_document(text: str, mode: Mode) -> Document:
+def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Document:
+    """The document, each item with the fields `fields` asks for (besides the base ones)."""
     if mode == "stream":
-        parsed = read_stream(text)
+        parsed = read_stream(text, fields)
         items = [Item(i, text, span, f, False) for i, (span, f) in enumerate(parsed.items)]
         return Document(text, mode, items, parsed)
-    parsed = read_resource_list(text)
+    parsed = read_resource_list(text, fields)
     if parsed.kind not in ("ResourceList", "List"):
         shown = f"kind {parsed.kind!r}" if parsed.kind else "no kind"
         raise InputError(f"input has {shown}; expected kind ResourceList (or List)")

@@ -51,26 +51,32 @@ class Span(NamedTuple):
     flow: bool = False
 
 
-class Fields:
-    """What discovery needs from an item, read from its events."""
+# What to keep of each item, given by the caller: a mapping of keys to what to keep of
+# their values. SCALAR keeps a scalar's text, STRINGS a mapping of scalars (labels,
+# annotations), a one-element list keeps each element of a sequence by its spec, and a
+# nested mapping walks on. Everything else is skipped without building Python objects.
+SCALAR = "scalar"
+STRINGS = "strings"
+FieldSpec = dict[str, Any]
+# What every item needs whatever the caller asks: its identity and the annotations that
+# say where kpt read it from and whether it is local config.
+BASE_FIELDS: FieldSpec = {
+    "apiVersion": SCALAR,
+    "kind": SCALAR,
+    "metadata": {"name": SCALAR, "namespace": SCALAR, "annotations": STRINGS},
+}
 
-    __slots__ = (
-        "annotations",
-        "api_version",
-        "kind",
-        "labels",
-        "name",
-        "namespace",
-        "owner_references",
-        "template_labels",
-    )
 
-    def __init__(self) -> None:
-        self.api_version = self.kind = self.name = self.namespace = ""
-        self.labels: dict[str, str] | None = None
-        self.annotations: dict[str, str] | None = None
-        self.owner_references: list[dict[str, str]] | None = None
-        self.template_labels: dict[str, str] | None = None
+def merge_specs(*specs: FieldSpec) -> FieldSpec:
+    """One spec that keeps everything any of the given specs keeps."""
+    out: FieldSpec = {}
+    for spec in specs:
+        for key, value in spec.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = merge_specs(out[key], value)
+            else:
+                out[key] = value
+    return out
 
 
 def _too_deep(line: int) -> InputError:
@@ -99,35 +105,20 @@ def _kind_of(event: Ev) -> str:
 class Reader:
     """One pass over the events of a text."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, fields: FieldSpec = BASE_FIELDS) -> None:
         self.text = text
         self._loader = yaml.CSafeLoader(text)
         self._depth = 0
         # The last event that wrote text: its end is where a node's content ends.
         self._last: Ev | None = None
-        # The item being read, and what to read of it: the keys that identify it, each
-        # with the reader of its value (built once, not per item).
-        self._fields = Fields()
-        metadata = {
-            "name": self._scalar_field("name"),
-            "namespace": self._scalar_field("namespace"),
-            "labels": self._map_field("labels"),
-            "annotations": self._map_field("annotations"),
-            "ownerReferences": self._owner_references,
-        }
-        template = {"metadata": self._walk({"labels": self._map_field("template_labels")})}
-        self._identity = {
-            "apiVersion": self._scalar_field("api_version"),
-            "kind": self._scalar_field("kind"),
-            "metadata": self._walk(metadata),
-            "spec": self._walk({"template": self._walk(template)}),
-        }
+        # The reader of an item's fields, built once from the spec, not per item.
+        self._read_fields = self._compile(merge_specs(BASE_FIELDS, fields))
 
     def close(self) -> None:
         self._loader.dispose()
         # The field readers refer back to the reader: with the cyclic GC off for the run,
         # this cycle would keep the parser (and its copy of the input) alive to the end.
-        self._identity.clear()
+        self._read_fields = self._scalar
 
     def next(self) -> Ev:
         try:
@@ -208,53 +199,58 @@ class Reader:
                 self.skip(key)
                 self.skip(value)
 
-    def mapping(self, first: Ev, wanted: dict[str, Any]) -> None:
+    def _compile(self, spec: Any) -> Any:
+        """The reader of a value, for its spec: it consumes the value's events and returns
+        what the spec keeps of it (None where the value has another shape)."""
+        if spec == SCALAR:
+            return self._scalar
+        if spec == STRINGS:
+            return self.string_map
+        if isinstance(spec, list):
+            element = self._compile(spec[0])
+            return lambda event: self._sequence(event, element)
+        wanted = {key: self._compile(value) for key, value in spec.items()}
+        return lambda event: self._mapping(event, wanted)
+
+    def _scalar(self, event: Ev) -> str | None:
+        if isinstance(event, ScalarEvent):
+            return str(event.value)
+        self.skip(event)
+        return None
+
+    def _sequence(self, event: Ev, element: Any) -> list[Any] | None:
+        if not isinstance(event, SequenceStartEvent):
+            self.skip(event)
+            return None
+        out = []
+        while not isinstance(first := self.next(), SequenceEndEvent):
+            out.append(element(first))
+        return out
+
+    def _mapping(self, first: Ev, wanted: dict[str, Any]) -> dict[str, Any] | None:
         """Walk a mapping, handing the value of each wanted key to its reader."""
         if not isinstance(first, MappingStartEvent):
             self.skip(first)
-            return
+            return None
+        out: dict[str, Any] = {}
         while True:
             key = self.next()
             if isinstance(key, MappingEndEvent):
-                return
+                return out
             value = self.next()
             reader = wanted.get(key.value) if isinstance(key, ScalarEvent) else None
             if reader is None:
                 self.skip(key)
                 self.skip(value)
             else:
-                reader(value)
+                out[key.value] = reader(value)
 
-    def _walk(self, wanted: dict[str, Any]) -> Any:
-        return lambda event: self.mapping(event, wanted)
-
-    def _scalar_field(self, name: str) -> Any:
-        def read(event: Ev) -> None:
-            if isinstance(event, ScalarEvent):
-                setattr(self._fields, name, event.value)
-            else:
-                self.skip(event)
-
-        return read
-
-    def _map_field(self, name: str) -> Any:
-        return lambda event: setattr(self._fields, name, self.string_map(event))
-
-    def _owner_references(self, event: Ev) -> None:
-        if not isinstance(event, SequenceStartEvent):
-            self.skip(event)
-            return
-        refs = self._fields.owner_references = []
-        while not isinstance(element := self.next(), SequenceEndEvent):
-            refs.append(self.string_map(element))
-
-    def item(self, first: Ev) -> tuple[Span, Fields]:
-        """One resource: its span and, for a mapping, the fields that identify it."""
-        fields = self._fields = Fields()
+    def item(self, first: Ev) -> tuple[Span, dict[str, Any]]:
+        """One resource: its span and, for a mapping, the fields the spec keeps of it."""
         if not isinstance(first, MappingStartEvent):
-            return self.span(first), fields
+            return self.span(first), {}
         start: Any = first.start_mark
-        self.mapping(first, self._identity)
+        fields = self._read_fields(first)
         flow = bool(first.flow_style)
         span = Span(start.index, self._content_end(), start.column, "mapping", flow)
         return span, fields
@@ -273,7 +269,7 @@ class Parsed:
         "root_flow",
     )
 
-    def __init__(self, items: list[tuple[Span, Fields]]) -> None:
+    def __init__(self, items: list[tuple[Span, dict[str, Any]]]) -> None:
         self.items = items
         self.items_flow = False
         self.root_flow = False
@@ -283,10 +279,10 @@ class Parsed:
         self.results: Span | None = None
 
 
-def read_stream(text: str) -> Parsed:
-    reader = Reader(text)
+def read_stream(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
+    reader = Reader(text, fields)
     try:
-        items: list[tuple[Span, Fields]] = []
+        items: list[tuple[Span, dict[str, Any]]] = []
         while not isinstance(event := reader.next(), StreamEndEvent):
             if isinstance(event, DocumentStartEvent):
                 items.append(reader.item(reader.next()))
@@ -297,8 +293,8 @@ def read_stream(text: str) -> Parsed:
         reader.close()
 
 
-def read_resource_list(text: str) -> Parsed:
-    reader = Reader(text)
+def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
+    reader = Reader(text, fields)
     try:
         reader.next()  # stream start
         event = reader.next()
