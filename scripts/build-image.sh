@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build krmfn's container image with podman: localhost/krmfn:dev, also tagged with the name
-# the examples use (ghcr.io/llm-d-incubation/krmfn:vX.Y.Z).
+# Build krmfn's container images with podman: the function image localhost/krmfn:dev, also
+# tagged with the name the examples use (ghcr.io/llm-d-incubation/krmfn:vX.Y.Z), and the
+# Argo CD sidecar localhost/krmfn-argocd:dev (ghcr.io/llm-d-incubation/krmfn-argocd:vX.Y.Z),
+# the Dockerfile's stage argocd-cmp.
 #
-#   bash scripts/build-image.sh            # base image (once), wheels, image, size
+#   bash scripts/build-image.sh            # base image (once), wheels, images, sizes
 #   bash scripts/build-image.sh --context  # only fill image-context/ (for docker buildx)
 #
 # Environment:
@@ -19,6 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL_BASE="localhost/debian:bookworm-slim"
 BASE_IMAGE="${BASE_IMAGE:-$LOCAL_BASE}"
 IMAGE="localhost/krmfn:dev"
+ARGOCD_IMAGE="localhost/krmfn-argocd:dev"
 PYTHON="${PYTHON:-python3}"
 CONTEXT="$ROOT/image-context"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/tests/container/containers.conf}"
@@ -121,11 +124,26 @@ EOF
       --change 'CMD ["bash"]' - "$LOCAL_BASE" >/dev/null
 }
 
-# Wheels for x86_64 and aarch64 alike, so the same context serves a multi-arch build;
-# pip inside the image picks its own. Tags name Debian bookworm's Python (CPython 3.11,
-# glibc 2.36), not the host's, which may differ.
+# The wheels a requirements file locks, for x86_64 and aarch64 alike, so the same context
+# serves a multi-arch build; pip inside the image picks its own. Tags name Debian bookworm's
+# Python (CPython 3.11, glibc 2.36), not the host's, which may differ.
+fetch_locked() {
+  local requirements="$1" dest="$2" arch glibc platforms
+  mkdir -p "$dest"
+  for arch in x86_64 aarch64; do
+    log "fetching the wheels ${requirements#"$ROOT/"} locks for cp311 $arch"
+    # pip does not widen a manylinux_2_36 tag to older glibcs itself: list each one.
+    platforms=(--platform "manylinux2014_$arch")
+    for glibc in $(seq 17 36); do platforms+=(--platform "manylinux_2_${glibc}_$arch"); done
+    "$PYTHON" -m pip download --quiet --no-deps --require-hashes --only-binary=:all: \
+      --implementation cp --python-version 3.11 --abi cp311 "${platforms[@]}" \
+      --dest "$dest" -r "$requirements"
+  done
+  cp "$requirements" "$dest/"
+}
+
 prepare_context() {
-  local wheels="$CONTEXT/wheels" src arch glibc platforms
+  local wheels="$CONTEXT/wheels" src
   rm -rf "$CONTEXT"
   mkdir -p "$wheels"
   src="$(mktemp -d /tmp/krmfn-src.XXXXXX)"
@@ -136,25 +154,36 @@ prepare_context() {
   tar -C "$ROOT" --exclude=__pycache__ -c krmfn | tar -C "$src" -x
   log "building the krmfn wheel"
   SOURCE_DATE_EPOCH=315532800 "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$wheels" "$src"
-  for arch in x86_64 aarch64; do
-    log "fetching locked dependency wheels for cp311 $arch"
-    # pip does not widen a manylinux_2_36 tag to older glibcs itself: list each one.
-    platforms=(--platform "manylinux2014_$arch")
-    for glibc in $(seq 17 36); do platforms+=(--platform "manylinux_2_${glibc}_$arch"); done
-    "$PYTHON" -m pip download --quiet --no-deps --require-hashes --only-binary=:all: \
-      --implementation cp --python-version 3.11 --abi cp311 "${platforms[@]}" \
-      --dest "$wheels" -r "$ROOT/scripts/requirements-image.txt"
-  done
-  cp "$ROOT/scripts/requirements-image.txt" "$wheels/"
+  fetch_locked "$ROOT/scripts/requirements-image.txt" "$wheels"
+  fetch_locked "$ROOT/scripts/requirements-argocd.txt" "$CONTEXT/argocd-wheels"
+}
+
+# Build one target of the Dockerfile under two tags, drop the image it replaced, print its size.
+build() {
+  local image="$1" release="$2" start size previous
+  shift 2
+  previous="$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
+  start=$SECONDS
+  log "building $image from $BASE_IMAGE"
+  # chroot isolation: a sandboxed machine may not allow the namespaces a RUN step needs.
+  podman build --isolation=chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" "$@" \
+    --tag "$image" --tag "$release" --file "$ROOT/Dockerfile" "$ROOT"
+  # The image this build replaced would linger untagged (~17 MB a rebuild); one still in
+  # use stays.
+  if [[ -n "$previous" && "$previous" != "$(podman image inspect --format '{{.Id}}' "$image")" ]]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
+  size="$(podman image inspect --format '{{.Size}}' "$image")"
+  log "built $image and $release in $((SECONDS - start)) s"
+  printf '%s size: %s MB (%s bytes)\n' "$image" "$((size / 1000000))" "$size"
 }
 
 main() {
-  local version release start size previous
+  local version stage
   # One build at a time per machine: runs share image-context/ and the image tags.
   exec 9>"${TMPDIR:-/tmp}/krmfn-build-image.lock"
   flock -w 1800 9 || die "another build-image.sh has held the lock for 30 minutes"
   version="$(project_version)"
-  release="ghcr.io/llm-d-incubation/krmfn:v$version"
   prepare_context
   [[ "${1:-}" == "--context" ]] && { log "context ready in $CONTEXT"; return; }
 
@@ -167,23 +196,15 @@ main() {
     fi
   fi
 
-  previous="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
-  start=$SECONDS
-  log "building $IMAGE from $BASE_IMAGE"
-  # chroot isolation: a sandboxed machine may not allow the namespaces a RUN step needs.
-  podman build --isolation=chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-    --tag "$IMAGE" --tag "$release" --file "$ROOT/Dockerfile" "$ROOT"
-  # The image this build replaced, and builder stages but the newest (the next build's
-  # cache), would linger untagged, ~17 MB and ~30 MB a rebuild. One still in use stays.
-  if [[ -n "$previous" && "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]]; then
-    podman rmi "$previous" >/dev/null 2>&1 || true
-  fi
-  podman images --no-trunc --filter dangling=true --filter label=io.llm-d.krmfn.stage=builder \
-    --format '{{.CreatedAt}} {{.ID}}' | sort -r | tail -n +2 | awk '{ print $NF }' \
-    | xargs --no-run-if-empty podman rmi >/dev/null 2>&1 || true
-  size="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
-  log "built $IMAGE and $release in $((SECONDS - start)) s"
-  printf 'image size: %s MB (%s bytes)\n' "$((size / 1000000))" "$size"
+  build "$ARGOCD_IMAGE" "ghcr.io/llm-d-incubation/krmfn-argocd:v$version" --target argocd-cmp
+  build "$IMAGE" "ghcr.io/llm-d-incubation/krmfn:v$version"
+  # Of the stages that only build (the venv, kubectl), each build leaves one untagged image
+  # (~30 MB and ~60 MB); all but the newest of each, the next build's cache, go.
+  for stage in builder kubectl; do
+    podman images --no-trunc --filter dangling=true --filter "label=io.llm-d.krmfn.stage=$stage" \
+      --format '{{.CreatedAt}} {{.ID}}' | sort -r | tail -n +2 | awk '{ print $NF }' \
+      | xargs --no-run-if-empty podman rmi >/dev/null 2>&1 || true
+  done
 }
 
 main "$@"

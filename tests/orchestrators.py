@@ -24,6 +24,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "ghcr.io/llm-d-incubation/krmfn:v0.1.0"
 DOCKER_STANDIN = ROOT / "tests" / "standins" / "docker-local"
+# How kustomize (v5.5.0 on the host, v5.8.1 in the sidecar image) starts a container
+# function: `docker` with these arguments, then the image.
+KUSTOMIZE_FLAGS = [
+    "run", "--rm", "-i", "-a", "STDIN", "-a", "STDOUT", "-a", "STDERR", "--network", "none",
+    "--user", "nobody", "--security-opt=no-new-privileges", "-e", "LOG_TO_STDERR=true",
+    "-e", "STRUCTURED_RESULTS=true",
+]  # fmt: skip
 
 KUSTOMIZE_EXAMPLE = ROOT / "kustomization-example"
 KUSTOMIZE_EXPECTED = KUSTOMIZE_EXAMPLE / "expected.yaml"
@@ -32,6 +39,8 @@ KPT_EXPECTED = KPT_PACKAGE / ".expected"
 ARGOCD_APP = ROOT / "examples" / "argocd-app"
 ARGOCD_EXPECTED = ARGOCD_APP / ".expected" / "generate.yaml"
 ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
+ARGOCD_IMAGE = "ghcr.io/llm-d-incubation/krmfn-argocd:v0.1.0"
+ARGOCD_DOCKER = ROOT / "integrations" / "argocd" / "docker"
 HELM_POST_RENDERER = ROOT / "integrations" / "helm" / "krmfn-post-renderer"
 SHARED = ROOT.parent / "shared"
 HELM_CHART_OUTPUT = SHARED / "real-world" / "llm-d-modelservice-chart" / "output-pd.yaml"

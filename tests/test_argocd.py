@@ -14,19 +14,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.golden import fixture_input
 from tests.orchestrators import (
     ARGOCD_APP,
+    ARGOCD_DOCKER,
     ARGOCD_EXPECTED,
+    ARGOCD_IMAGE,
     ARGOCD_PLUGIN,
     IMAGE,
     KUSTOMIZE_EXAMPLE,
     KUSTOMIZE_EXPECTED,
+    KUSTOMIZE_FLAGS,
     ROOT,
     Outcome,
     cmp_env,
     cmp_generate,
     generate_command,
     kustomize_build,
+    run,
     tool_env,
     uri_error,
 )
@@ -151,35 +156,63 @@ def test_empty_application_is_refused(env: dict[str, str], tmp_path: Path) -> No
     )
 
 
-KUSTOMIZE_CALL = "build --enable-alpha-plugins --enable-exec ."
-
-
-def test_kustomize_mode_without_kustomize_fails_clearly(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    path = f"{tmp_path / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin"
-    assert shutil.which("kustomize", path=path) is None
+def test_kustomize_mode_without_kubectl_fails_clearly(env: dict[str, str], tmp_path: Path) -> None:
+    """Only what the command runs before it looks for kubectl: bash, mktemp, rm (the trap)."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for name in ("bash", "mktemp", "rm"):
+        found = shutil.which(name)
+        assert found is not None
+        (tools / name).symlink_to(found)
+    assert shutil.which("kubectl", path=str(tools)) is None
     assert_failed(
-        cmp_generate(KUSTOMIZE_EXAMPLE, {**cmp_env(env), "PATH": path}),
-        re.escape("krmfn plugin: mode kustomize needs the kustomize binary in the sidecar image"),
+        cmp_generate(KUSTOMIZE_EXAMPLE, {**cmp_env(env), "PATH": str(tools)}),
+        re.escape(
+            "krmfn plugin: mode kustomize needs kubectl and the docker stand-in of the sidecar"
+            " image ghcr.io/llm-d-incubation/krmfn-argocd"
+        ),
     )
 
 
-def test_kustomize_mode_prints_the_build(env: dict[str, str], tmp_path: Path) -> None:
-    """No standalone kustomize is installable here. This stand-in checks the call and
-    builds with kubectl kustomize; kustomization-example/ runs krmfn through the
-    container variant (and the docker stand-in), which kubectl kustomize does run."""
-    bin_dir = tmp_path / "kustomize-bin"
-    stand_in(
-        bin_dir,
-        "kustomize",
-        f'[ "$*" = "{KUSTOMIZE_CALL}" ] || {{ echo "kustomize: unexpected $*" >&2; exit 2; }}\n'
-        "exec kubectl kustomize --enable-alpha-plugins .",
-    )
-    generated = cmp_generate(KUSTOMIZE_EXAMPLE, with_path(cmp_env(env), bin_dir))
+def test_kustomize_mode_prints_the_build(env: dict[str, str]) -> None:
+    """kubectl kustomize --enable-alpha-plugins runs the transformer that names krmfn's
+    image through `docker`: here the test stand-in, in the sidecar image its own (see
+    test_argocd_image.py, which runs this very command there)."""
+    generated = cmp_generate(KUSTOMIZE_EXAMPLE, cmp_env(env))
     assert (generated.status, generated.stderr) == (0, b"")
     assert generated.stdout == KUSTOMIZE_EXPECTED.read_bytes()
     assert generated.stdout == kustomize_build(KUSTOMIZE_EXAMPLE, env).stdout
+
+
+def test_kustomize_mode_function_error_gives_no_output(env: dict[str, str], tmp_path: Path) -> None:
+    example = Path(shutil.copytree(KUSTOMIZE_EXAMPLE, tmp_path / "example"))
+    modelservice = example / "workloads" / "modelservice.yaml"
+    modelservice.write_text(modelservice.read_text().replace("uri: hf://", "uri: HF://"))
+    assert_failed(
+        cmp_generate(example, cmp_env(env)),
+        uri_error("llm-d/opt", "HF://facebook/opt-125m"),
+        r"E\d{4} [0-9:.]+ +\d+ run\.go:\d+\] "
+        + re.escape('"command failed" err="couldn\'t execute function: exit status 1 "'),
+    )
+
+
+NEVER_RAN = (
+    "krmfn plugin: the kustomization never ran krmfn; name its image in a container: function"
+    " under transformers: (kubectl kustomize skips exec: functions without a word)"
+)
+
+
+@pytest.mark.parametrize(
+    "app",
+    [KUSTOMIZE_EXAMPLE / "exec", KUSTOMIZE_EXAMPLE / "workloads"],
+    ids=["exec-transformer", "no-transformer"],
+)
+def test_kustomize_mode_refuses_a_build_that_never_ran_krmfn(
+    env: dict[str, str], app: Path
+) -> None:
+    """kubectl kustomize builds both without error, leaving the workloads unchanged."""
+    assert kustomize_build(app, env).status == 0
+    assert_failed(cmp_generate(app, cmp_env(env)), re.escape(NEVER_RAN))
 
 
 @pytest.mark.parametrize(
@@ -187,17 +220,108 @@ def test_kustomize_mode_prints_the_build(env: dict[str, str], tmp_path: Path) ->
     [
         # output already written when the build fails: none of it may reach Argo CD
         ("echo 'apiVersion: v1'; echo 'kind: ConfigMap'; echo boom >&2; exit 1", "boom"),
-        ("exit 0", "krmfn plugin: the result is empty; refusing to hand Argo CD nothing"),
+        (
+            f'echo {IMAGE} >>"$KRMFN_ARGOCD_RUNS"',
+            "krmfn plugin: the result is empty; refusing to hand Argo CD nothing",
+        ),
     ],
+    ids=["failed", "empty"],
 )
 def test_kustomize_failure_or_empty_build_gives_no_output(
     env: dict[str, str], tmp_path: Path, script: str, stderr: str
 ) -> None:
-    bin_dir = tmp_path / "kustomize-bin"
-    stand_in(bin_dir, "kustomize", script)
+    bin_dir = tmp_path / "kubectl-bin"
+    stand_in(bin_dir, "kubectl", script)
     assert_failed(
         cmp_generate(KUSTOMIZE_EXAMPLE, with_path(cmp_env(env), bin_dir)), re.escape(stderr)
     )
+
+
+def sidecar_docker(args: list[str], env: dict[str, str], data: bytes = b"") -> Outcome:
+    return run([str(ARGOCD_DOCKER), *args], env, data=data)
+
+
+REPOSITORY = IMAGE.rpartition(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "tag"),
+    [("hf-basic", "v0.1.0"), ("hf-basic", "v0.1"), ("hf-basic", "v0"), ("errors", "v0.1.0")],
+)
+def test_sidecar_docker_runs_krmfn_for_its_own_image(
+    env: dict[str, str], tmp_path: Path, case: str, tag: str
+) -> None:
+    """The sidecar's `docker` (integrations/argocd/docker) runs the krmfn on PATH, here
+    this checkout, for krmfn's image at that krmfn's version or its moving tags, and
+    records the run for the plugin."""
+    runs = tmp_path / "runs"
+    fixture = ROOT / "fixtures" / case
+    ran = sidecar_docker(
+        [*KUSTOMIZE_FLAGS, f"{REPOSITORY}:{tag}"],
+        {**env, "KRMFN_ARGOCD_RUNS": str(runs)},
+        fixture_input(fixture),
+    )
+    expected = fixture / "expected.yaml"
+    assert (ran.stdout, ran.stderr.decode() + f"exit status: {ran.status}\n") == (
+        expected.read_bytes(),
+        (fixture / "expected.txt").read_text(),
+    )
+    assert runs.read_text() == f"{REPOSITORY}:{tag}\n"
+
+
+def not_krmfn(image: str) -> str:
+    return f"refusing to run {image}: this sidecar runs only krmfn v0.1.0 ({IMAGE}, :v0.1 or :v0)"
+
+
+def other_krmfn(image: str) -> str:
+    return (
+        f"this sidecar runs krmfn v0.1.0, not {image}: name {IMAGE},"
+        " or use the sidecar image of the version you need"
+    )
+
+
+def unexpected(args: list[str]) -> str:
+    return (
+        f"unexpected call 'docker {' '.join(args)}';"
+        " only kustomize's 'docker run ... IMAGE' of a container function is run here"
+    )
+
+
+BRIDGED = [*KUSTOMIZE_FLAGS[:9], "bridge", *KUSTOMIZE_FLAGS[10:], IMAGE]
+DIGEST = f"{REPOSITORY}@sha256:{'0' * 64}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        *(
+            ([*KUSTOMIZE_FLAGS, image], not_krmfn(image))
+            for image in ("docker.io/library/busybox:1.36", ARGOCD_IMAGE)
+        ),
+        *(
+            ([*KUSTOMIZE_FLAGS, image], other_krmfn(image))
+            for image in (f"{REPOSITORY}:v0.2.0", f"{REPOSITORY}:v0.10", f"{REPOSITORY}:latest", DIGEST)
+        ),
+        *((args, unexpected(args)) for args in (
+            ["version"], [*KUSTOMIZE_FLAGS, IMAGE, "--stream"], BRIDGED, KUSTOMIZE_FLAGS,
+        )),
+    ],
+    ids=[
+        "other-image", "sidecar-image", "other-version", "other-minor", "latest", "digest",
+        "version-command", "extra-argument", "network", "no-image",
+    ],
+)  # fmt: skip
+def test_sidecar_docker_refuses_anything_else(
+    env: dict[str, str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    runs = tmp_path / "runs"
+    refused = sidecar_docker(args, {**env, "KRMFN_ARGOCD_RUNS": str(runs)}, b"kind: ResourceList\n")
+    assert (refused.status, refused.stdout, refused.stderr.decode()) == (
+        125,
+        b"",
+        f"docker (krmfn sidecar): {message}\n",
+    )
+    assert not runs.exists()
 
 
 def test_sidecar_patch_mounts_the_plugin_and_runs_the_cmp_server(tmp_path: Path) -> None:
@@ -225,7 +349,7 @@ def test_sidecar_patch_mounts_the_plugin_and_runs_the_cmp_server(tmp_path: Path)
     containers = {c["name"]: c for c in pod["containers"]}
     assert sorted(containers) == ["argocd-repo-server", "krmfn"]
     sidecar = containers["krmfn"]
-    assert sidecar["image"] == IMAGE
+    assert sidecar["image"] == ARGOCD_IMAGE
     assert sidecar["command"] == ["/var/run/argocd/argocd-cmp-server"]
     assert sidecar["securityContext"] == {"runAsNonRoot": True, "runAsUser": 999}
     mounts = {m["mountPath"]: (m["name"], m.get("subPath")) for m in sidecar["volumeMounts"]}

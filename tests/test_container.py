@@ -23,6 +23,7 @@ from tests.orchestrators import (
     KPT_PACKAGE,
     KUSTOMIZE_EXAMPLE,
     KUSTOMIZE_EXPECTED,
+    KUSTOMIZE_FLAGS,
     Outcome,
     copy_package,
     package_files,
@@ -42,11 +43,7 @@ RUN = [
     "run", "--rm", "-i", "--network", "none", "--user", "nobody", *READ_ONLY,
     "--security-opt=no-new-privileges",
 ]  # fmt: skip
-KUSTOMIZE_RUN = [
-    "run", "--rm", "-i", "-a", "STDIN", "-a", "STDOUT", "-a", "STDERR", "--network", "none",
-    "--user", "nobody", "--security-opt=no-new-privileges", "-e", "LOG_TO_STDERR=true",
-    "-e", "STRUCTURED_RESULTS=true", IMAGE,
-]  # fmt: skip
+KUSTOMIZE_RUN = [*KUSTOMIZE_FLAGS, IMAGE]
 # kpt 1.0.0-beta.56 asks for podman's version, then runs the function once.
 KPT_CALLS = [
     "version",
@@ -72,19 +69,23 @@ def podman(*args: str, data: bytes = b"") -> Outcome:
     return run(["podman", *args], podman_env(), data=data)
 
 
-@pytest.fixture(scope="module")
-def image() -> str:
-    """The freshly built image; the release tag the examples name must be the same one."""
+def built(dev: str, release: str) -> str:
+    """A freshly built image; the release tag the examples name must be the same one."""
     if shutil.which("podman") is None:
         unavailable("podman is not installed: bash scripts/ci-container-deps.sh")
     ids = {}
-    for name in (DEV_IMAGE, IMAGE):
+    for name in (dev, release):
         found = podman("image", "inspect", "--format", "{{.Id}}", name)
         if found.status != 0:
             unavailable(f"no image {name}: bash scripts/build-image.sh")
         ids[name] = found.stdout.strip()
-    assert ids[DEV_IMAGE] == ids[IMAGE], "stale tag: rerun bash scripts/build-image.sh"
-    return DEV_IMAGE
+    assert ids[dev] == ids[release], "stale tag: rerun bash scripts/build-image.sh"
+    return dev
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return built(DEV_IMAGE, IMAGE)
 
 
 def tool(name: str) -> str:

@@ -16,17 +16,12 @@ from tests.orchestrators import (
     IMAGE,
     KUSTOMIZE_EXAMPLE,
     KUSTOMIZE_EXPECTED,
+    KUSTOMIZE_FLAGS,
     kustomize_build,
     run,
     tool_env,
     uri_error,
 )
-
-KUSTOMIZE_FLAGS = [
-    "run", "--rm", "-i", "-a", "STDIN", "-a", "STDOUT", "-a", "STDERR", "--network", "none",
-    "--user", "nobody", "--security-opt=no-new-privileges", "-e", "LOG_TO_STDERR=true",
-    "-e", "STRUCTURED_RESULTS=true",
-]  # fmt: skip
 
 
 @pytest.fixture
