@@ -34,6 +34,9 @@ KUSTOMIZE_FLAGS = [
 
 KUSTOMIZE_EXAMPLE = ROOT / "kustomization-example"
 KUSTOMIZE_EXPECTED = KUSTOMIZE_EXAMPLE / "expected.yaml"
+# Overlays in the shape of llm-d's guides, each built into its own expected.yaml.
+GUIDE_EXAMPLES = [KUSTOMIZE_EXAMPLE / "llm-d-guide", KUSTOMIZE_EXAMPLE / "llm-d-guide-pd"]
+KUSTOMIZE_EXAMPLES = [KUSTOMIZE_EXAMPLE, *GUIDE_EXAMPLES]
 KPT_PACKAGE = ROOT / "examples" / "kpt-package"
 KPT_EXPECTED = KPT_PACKAGE / ".expected"
 ARGOCD_APP = ROOT / "examples" / "argocd-app"
@@ -144,9 +147,10 @@ def update() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = tool_env(Path(tmp) / "bin")
 
-        built = kustomize_build(KUSTOMIZE_EXAMPLE, env)
-        KUSTOMIZE_EXPECTED.write_bytes(built.stdout)
-        print(f"{KUSTOMIZE_EXPECTED.relative_to(ROOT)}: exit status {built.status}")
+        for example in KUSTOMIZE_EXAMPLES:
+            built = kustomize_build(example, env)
+            (example / "expected.yaml").write_bytes(built.stdout)
+            print(f"{(example / 'expected.yaml').relative_to(ROOT)}: exit status {built.status}")
 
         package = copy_package(KPT_PACKAGE, Path(tmp) / "kpt-package")
         rendered = kpt_render(package, env)

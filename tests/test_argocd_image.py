@@ -24,6 +24,7 @@ from tests.orchestrators import (
     ARGOCD_IMAGE,
     IMAGE,
     KUSTOMIZE_EXAMPLE,
+    KUSTOMIZE_EXAMPLES,
     ROOT,
     Outcome,
     cmp_env,
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.container
 
 ARGOCD_DEV_IMAGE = "localhost/krmfn-argocd:dev"
 # Kustomizations the sidecar must build as a laptop does, each beside its expected.yaml.
-APPS = [KUSTOMIZE_EXAMPLE]
+APPS = KUSTOMIZE_EXAMPLES
 # The sidecar is the function image plus kubectl (61.9 MB for kubectl 1.37.1), its
 # license and the docker stand-in.
 KUBECTL_MARGIN = 63_000_000

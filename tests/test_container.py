@@ -18,6 +18,7 @@ import yaml
 
 from tests.golden import ROOT, cases, fixture_input, is_stream, run_case
 from tests.orchestrators import (
+    GUIDE_EXAMPLES,
     IMAGE,
     KPT_EXPECTED,
     KPT_PACKAGE,
@@ -225,6 +226,18 @@ def test_kubectl_kustomize_runs_the_image_through_docker(image: str, tmp_path: P
         ("Deployment", "opt-decode"),
         ("Deployment", "opt-prefill"),
     ]
+
+
+@pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda e: e.name)
+def test_kubectl_kustomize_builds_the_guide_overlays_with_the_image(
+    image: str, tmp_path: Path, example: Path
+) -> None:
+    log = tmp_path / "docker.log"
+    env = tool_env(tmp_path / "bin", log)
+    built = run(["kubectl", "kustomize", "--enable-alpha-plugins", str(example)], env)
+    assert (built.status, built.stderr.decode()) == (0, "")
+    assert built.stdout == (example / "expected.yaml").read_bytes()
+    assert log.read_text().splitlines() == [" ".join(KUSTOMIZE_RUN)]
 
 
 def image_pipeline(package: Path) -> bytes:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.orchestrators import (
     DOCKER_STANDIN,
+    GUIDE_EXAMPLES,
     IMAGE,
     KUSTOMIZE_EXAMPLE,
     KUSTOMIZE_EXPECTED,
@@ -126,3 +128,117 @@ def test_exec_variant_runs_krmfn_from_path_with_the_same_config() -> None:
     ]
     assert [k["transformers"] for k in kustomizations] == [["krmfn.yaml"], ["krmfn.yaml"]]
     assert [k["resources"] for k in kustomizations] == [["../workloads"], ["workloads"]]
+
+
+def without_krmfn(example: Path, tmp_path: Path) -> Path:
+    """A copy of an overlay without its krmfn transformer: what the guide builds alone."""
+    copy = Path(shutil.copytree(example, tmp_path / example.name))
+    kustomization = copy / "kustomization.yaml"
+    text = kustomization.read_text()
+    assert "transformers:\n  - modelservice.yaml\n" in text
+    kustomization.write_text(text.replace("transformers:\n  - modelservice.yaml\n", ""))
+    return copy
+
+
+def built_docs(example: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    built = kustomize_build(example, env)
+    assert (built.status, built.stderr) == (0, b""), built.stderr.decode()
+    return [d for d in yaml.safe_load_all(built.stdout) if d]
+
+
+@pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda e: e.name)
+def test_guide_overlay_builds_the_golden_output(env: dict[str, str], example: Path) -> None:
+    built = kustomize_build(example, env)
+    assert (built.status, built.stderr) == (0, b"")
+    assert built.stdout == (example / "expected.yaml").read_bytes()
+    assert b"kind: ModelService" not in built.stdout
+
+
+def labels_and_selectors(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every label of an object and its templates, and its selector, as (where, key, value)."""
+    found = [("metadata", k, v) for k, v in (doc["metadata"].get("labels") or {}).items()]
+    spec = doc.get("spec") or {}
+    for key, value in ((spec.get("selector") or {}).get("matchLabels") or {}).items():
+        found.append(("selector", key, value))
+    templates = [("template", spec.get("template"))]
+    for role in spec.get("roles") or []:
+        group = role["spec"]["leaderWorkerTemplate"]
+        templates += [
+            (f"{role['name']}.{n}", group.get(n)) for n in ("leaderTemplate", "workerTemplate")
+        ]
+    for where, template in templates:
+        labels = ((template or {}).get("metadata") or {}).get("labels") or {}
+        found += [(where, k, v) for k, v in labels.items()]
+    return found
+
+
+@pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda e: e.name)
+def test_guide_overlay_keeps_every_label_and_selector(
+    env: dict[str, str], example: Path, tmp_path: Path
+) -> None:
+    plain = built_docs(without_krmfn(example, tmp_path), env)
+    applied = built_docs(example, env)
+    assert [(d["kind"], d["metadata"]["name"]) for d in applied] == [
+        (d["kind"], d["metadata"]["name"]) for d in plain
+    ]
+    for before, after in zip(plain, applied, strict=True):
+        kept = labels_and_selectors(after)
+        assert set(labels_and_selectors(before)) <= set(kept)
+        # What is added is the serving label, and the model label with the value the
+        # workload already carries (on a DisaggregatedSet's templates, which kustomize's
+        # labels: does not reach).
+        added = set(kept) - set(labels_and_selectors(before))
+        assert {(k, v) for _, k, v in added} <= {
+            ("llm-d.ai/inferenceServing", "true"),
+            ("llm-d.ai/model", "Qwen3-32B"),
+        }
+        assert (after.get("spec") or {}).get("selector") == (before.get("spec") or {}).get(
+            "selector"
+        )
+
+
+def test_guide_overlay_replaces_the_hard_coded_model_token_and_cache(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    example = GUIDE_EXAMPLES[0]
+    (plain,) = [
+        d for d in built_docs(without_krmfn(example, tmp_path), env) if d["kind"] == "Deployment"
+    ]
+    (applied,) = [d for d in built_docs(example, env) if d["kind"] == "Deployment"]
+    assert applied["metadata"]["name"] == "optimized-baseline-nvidia-gpu-vllm-decode"
+    before = plain["spec"]["template"]["spec"]["containers"][0]
+    after = applied["spec"]["template"]["spec"]["containers"][0]
+    assert after["args"] == ["Qwen/Qwen3-32B", *before["args"]]
+    assert after["env"] == [
+        {
+            "name": "HF_TOKEN",
+            "valueFrom": {"secretKeyRef": {"key": "HF_TOKEN", "name": "llm-d-hf-token"}},
+        },
+        {"name": "HF_HOME", "value": "/model-cache"},
+    ]
+    assert after["volumeMounts"] == [
+        *before["volumeMounts"],
+        {"mountPath": "/model-cache", "name": "model-storage"},
+    ]
+    assert applied["spec"]["template"]["spec"]["volumes"] == [
+        *plain["spec"]["template"]["spec"]["volumes"],
+        {"emptyDir": {"sizeLimit": "80Gi"}, "name": "model-storage"},
+    ]
+
+
+def test_guide_pd_overlay_applies_each_role_to_its_disaggregatedset_role(
+    env: dict[str, str],
+) -> None:
+    (applied,) = built_docs(GUIDE_EXAMPLES[1], env)
+    assert (applied["kind"], applied["metadata"]["name"]) == ("DisaggregatedSet", "qwen-pd-disagg")
+    roles = {r["name"]: r["spec"] for r in applied["spec"]["roles"]}
+    assert {name: spec["replicas"] for name, spec in roles.items()} == {"prefill": 2, "decode": 1}
+    for name, own_args in (("prefill", ["--port=8000"]), ("decode", ["--port=8200"])):
+        pod = roles[name]["leaderWorkerTemplate"]["workerTemplate"]["spec"]
+        assert pod["volumes"] == [
+            {"name": "model-storage", "persistentVolumeClaim": {"claimName": "model-pvc"}}
+        ]
+        (server,) = pod["containers"]
+        assert server["args"] == ["Qwen/Qwen3-32B", *own_args]
+        assert server["volumeMounts"] == [{"mountPath": "/model-cache", "name": "model-storage"}]
+        assert [e["name"] for e in server["env"]] == ["HF_TOKEN", "HF_HUB_CACHE"]
