@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from krmfn.apply import ApplyError, RenderedRole, apply_role, dotted, literal_secrets
 from krmfn.config import Config
+from krmfn.gotemplate import TemplateError, render
 from krmfn.journal import ShapeError
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
@@ -31,12 +32,10 @@ class _Context(NamedTuple):
 def _render_text(
     ms: ModelService, text: str, context: str, where: str, secret: bool = False
 ) -> str:
-    from krmfn import templating
-
     try:
-        rendered: str = templating.render(text, ms.variables(), ms.ports())
+        rendered: str = render(text, ms.variables(), ms.ports())
         return rendered
-    except templating.TemplateError as exc:
+    except TemplateError as exc:
         # Template messages quote the action; in a credential that could be the credential.
         problem = (
             "the template in a value named like a credential does not render"

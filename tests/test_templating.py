@@ -1,4 +1,4 @@
-"""Tests for krmfn.templating: Go-template actions rendered in a jinja2 sandbox."""
+"""Tests for krmfn.gotemplate: Go-template actions rendered in a jinja2 sandbox."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krmfn.templating import MAX_OUTPUT, TemplateError, has_actions, render
+from krmfn.gotemplate import MAX_OUTPUT, TemplateError, has_actions, render
 
 # qwen-svc in serving: modelName Qwen/Qwen2.5-7B, uri pvc://qwen-pvc/hub/qwen,
 # authSecretName hf-creds.
@@ -748,7 +748,7 @@ def _run(code: str) -> str:
 def test_plain_substitution_does_not_import_jinja2() -> None:
     code = """
         import sys
-        from krmfn.templating import render
+        from krmfn.gotemplate import render
         v = {"ModelPath": "hub/qwen", "HFModelName": ""}
         assert render("{{ .ModelPath }}", v, {}) == "hub/qwen"
         assert render("a {{- .ModelPath -}} b", v, {}) == "ahub/qwenb"
