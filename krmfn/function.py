@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from krmfn.apply import ApplyError, RenderedRole, apply_role, dotted, literal_secrets
 from krmfn.config import Config
-from krmfn.gotemplate import TemplateError, render
+from krmfn.gotemplate import TemplateError, has_actions, render
 from krmfn.journal import ShapeError
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
@@ -50,7 +50,7 @@ def _render_list(ms: ModelService, values: list[str] | None, context: str, where
     if values is None:
         return None
     return [
-        _render_text(ms, v, context, f"{where}[{i}]") if "{{" in v else v
+        _render_text(ms, v, context, f"{where}[{i}]") if has_actions(v) else v
         for i, v in enumerate(values)
     ]
 
@@ -79,7 +79,7 @@ def _render_specs(
                         )
                     }
                 )
-                if var.value is not None and "{{" in var.value
+                if var.value is not None and has_actions(var.value)
                 else var
                 for i, var in enumerate(spec.env)
             ]
