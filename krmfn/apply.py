@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from krmfn.gotemplate import has_actions
 from krmfn.journal import ABSENT, Journal, Path, get, indexed, undo
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.modelservice import ContainerSpec, ModelService, Role
@@ -79,14 +80,14 @@ def _render_workload(journal: Journal, template: Path, render: Render) -> None:
             values = container.get(field)
             if isinstance(values, list):
                 for i, value in enumerate(values):
-                    if isinstance(value, str) and "{{" in value:
+                    if isinstance(value, str) and has_actions(value):
                         where = dotted(base + [field, i])
                         journal.set(base + [field, i], render(value, where, name, False))
         env = container.get("env")
         if isinstance(env, list):
             for i, var in enumerate(env):
                 value = var.get("value") if isinstance(var, dict) else None
-                if isinstance(value, str) and "{{" in value:
+                if isinstance(value, str) and has_actions(value):
                     where = dotted(base + ["env", i, "value"])
                     secret = is_secret_name(str(var.get("name", "")))
                     rendered = render(value, where, name, secret)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from krmfn.apply import ApplyError, RenderedRole, apply_roles, dotted, literal_secrets
 from krmfn.config import Config
+from krmfn.gotemplate import TemplateError, has_actions, render
 from krmfn.journal import ShapeError
 from krmfn.kinds import is_local_config, is_model_service
 from krmfn.krm import Document, InputError, Item, Result, Severity
@@ -39,12 +40,10 @@ class _Context(NamedTuple):
 def _render_text(
     ms: ModelService, text: str, context: str, where: str, secret: bool = False
 ) -> str:
-    from krmfn import templating
-
     try:
-        rendered: str = templating.render(text, ms.variables(), ms.ports())
+        rendered: str = render(text, ms.variables(), ms.ports())
         return rendered
-    except templating.TemplateError as exc:
+    except TemplateError as exc:
         # Template messages quote the action; in a credential that could be the credential.
         problem = (
             "the template in a value named like a credential does not render"
@@ -59,7 +58,7 @@ def _render_list(ms: ModelService, values: list[str] | None, context: str, where
     if values is None:
         return None
     return [
-        _render_text(ms, v, context, f"{where}[{i}]") if "{{" in v else v
+        _render_text(ms, v, context, f"{where}[{i}]") if has_actions(v) else v
         for i, v in enumerate(values)
     ]
 
@@ -88,7 +87,7 @@ def _render_specs(
                         )
                     }
                 )
-                if var.value is not None and "{{" in var.value
+                if var.value is not None and has_actions(var.value)
                 else var
                 for i, var in enumerate(spec.env)
             ]

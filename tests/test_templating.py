@@ -1,4 +1,4 @@
-"""Tests for krmfn.templating: Go-template actions rendered in a jinja2 sandbox."""
+"""Tests for krmfn.gotemplate: Go-template actions rendered in a jinja2 sandbox."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from krmfn import templating
-from krmfn.templating import MAX_OUTPUT, TemplateError, has_actions, render
+from krmfn.gotemplate import MAX_OUTPUT, TemplateError, has_actions, render
 
 # qwen-svc in serving: modelName Qwen/Qwen2.5-7B, uri pvc://qwen-pvc/hub/qwen,
 # authSecretName hf-creds.
@@ -725,23 +724,12 @@ def test_arbitrary_input_renders_or_raises_template_error(text: str) -> None:
         assert isinstance(result, str)
 
 
-def test_sandboxed_environment() -> None:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = templating._environment()
-    assert isinstance(env, SandboxedEnvironment)
-    assert env.undefined is StrictUndefined
-    assert env.autoescape is False
-    assert env.globals == {}
-
-
-def test_compiled_templates_are_shared_between_texts_of_the_same_shape() -> None:
-    templating._compile.cache_clear()
-    assert r("a{{ lower .ModelServiceName }}") == "aqwen-svc"
-    assert r("b{{ lower .ModelServiceName }}") == "bqwen-svc"
-    info = templating._compile.cache_info()
-    assert (info.misses, info.hits) == (1, 1)
+def test_jinja2_escaping_and_globals_are_out_of_reach() -> None:
+    # lower runs in jinja2, which must not HTML-escape what it prints.
+    assert r("{{ lower \"<A HREF='x'>&amp;\" }}") == "<a href='x'>&amp;"
+    for name in ("dict", "cycler", "joiner", "namespace"):
+        action = f"{{{{ {name} }}}}"
+        assert error(action).message == f'unknown function "{name}" in {action}'
 
 
 # --- start-up cost ---------------------------------------------------------------------
@@ -760,7 +748,7 @@ def _run(code: str) -> str:
 def test_plain_substitution_does_not_import_jinja2() -> None:
     code = """
         import sys
-        from krmfn.templating import render
+        from krmfn.gotemplate import render
         v = {"ModelPath": "hub/qwen", "HFModelName": ""}
         assert render("{{ .ModelPath }}", v, {}) == "hub/qwen"
         assert render("a {{- .ModelPath -}} b", v, {}) == "ahub/qwenb"
