@@ -400,7 +400,11 @@ def garbage_collection(run: Callable[[], object]) -> str:
 def profile(workdir: Path, deployments: int, templates: bool, config_maps: int, top: int) -> None:
     """Where the function (the snapshot) spends its time, in this process."""
     sys.path.insert(0, str(workdir / "src"))
-    from krmfn.runner import run_function
+    from krmfn.krm import run
+    from krmfn.processor import ModelArtifactsFunction
+
+    def run_function(raw: bytes, mode: str) -> object:
+        return run(ModelArtifactsFunction(), raw)
 
     raw = generate(deployments, templates=templates, config_maps=config_maps).text.encode()
     run_function(raw, "resourcelist")  # imports and caches out of the profile

@@ -45,14 +45,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(raw: bytes, stream: bool, config_text: str | None, out: BinaryIO, err: TextIO) -> int:
-    from krmfn.runner import run_function
+    from krmfn.krm.document import Mode
+    from krmfn.krm.run import run as run_function
+    from krmfn.processor import ModelArtifactsFunction
 
-    output, lines, failed = run_function(raw, "stream" if stream else "resourcelist", config_text)
-    out.write(output)
+    mode: Mode = "stream" if stream else "resourcelist"
+    outcome = run_function(ModelArtifactsFunction(), raw, mode, config_text)
+    out.write(outcome.output)
     out.flush()
-    for line in lines:
+    for line in outcome.stderr:
         err.write(line + "\n")
-    return 1 if failed else 0
+    return 1 if outcome.failed else 0
 
 
 def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:

@@ -7,17 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from krmfn.kinds import WORKLOAD_KINDS
+from krmfn.krm.errors import FieldError
 from krmfn.sources import DEFAULT_MOUNT_ROOT
 
 API_VERSION = "krmfn.llm-d.ai/v1alpha1"
 KIND = "ModelArtifacts"
-
-
-class ConfigError(ValueError):
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
 
 
 class Config(BaseModel):
@@ -64,12 +58,12 @@ def _from_strings(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(value, str):
-            raise ConfigError(f"must be a string in a ConfigMap, not {value!r}", f"data.{key}")
+            raise FieldError(f"must be a string in a ConfigMap, not {value!r}", f"data.{key}")
         if key == "kinds":
             out[key] = tuple(k.strip() for k in value.split(",") if k.strip())
         elif key in _BOOL_FIELDS:
             if value.lower() not in _BOOLS:
-                raise ConfigError(f"must be 'true' or 'false', not {value!r}", f"data.{key}")
+                raise FieldError(f"must be 'true' or 'false', not {value!r}", f"data.{key}")
             out[key] = _BOOLS[value.lower()]
         else:
             out[key] = value
@@ -80,24 +74,24 @@ def parse_config(function_config: Any) -> Config:
     if function_config is None:
         return Config()
     if not isinstance(function_config, dict):
-        raise ConfigError("functionConfig must be a mapping")
+        raise FieldError("functionConfig must be a mapping")
     kind = function_config.get("kind")
     prefix = "data"
     if kind == "ConfigMap":
         data = function_config.get("data") or {}
         if not isinstance(data, dict):
-            raise ConfigError("must be a mapping", "data")
+            raise FieldError("must be a mapping", "data")
         fields = _from_strings(data)
     elif kind == KIND and function_config.get("apiVersion") == API_VERSION:
         prefix = "spec"
         spec = function_config.get("spec") or {}
         if not isinstance(spec, dict):
-            raise ConfigError("must be a mapping", "spec")
+            raise FieldError("must be a mapping", "spec")
         fields = dict(spec)
         if isinstance(fields.get("kinds"), list):
             fields["kinds"] = tuple(fields["kinds"])
     else:
-        raise ConfigError(
+        raise FieldError(
             f"functionConfig must be a ConfigMap or {API_VERSION} {KIND},"
             f" not {function_config.get('apiVersion')} {kind}"
         )
@@ -116,4 +110,4 @@ _FIELDS = tuple(Config.model_fields)
 
 
 def _raise(message: str, path: str) -> Config:
-    raise ConfigError(message, path)
+    raise FieldError(message, path)

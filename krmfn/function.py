@@ -1,189 +1,102 @@
 """The model-artifacts function: ModelServices and their workloads in, edits and results out.
 
-It knows nothing of stdin or stdout: `krmfn.cli` reads the document and writes it back.
+For each ModelService: plan (validate it, find its targets, render its ContainerSpecs),
+edit each target on its own round-tripped copy, and commit the edits only when every
+target took them: an error anywhere leaves all of its targets as they came in. It knows
+nothing of stdin or stdout: `krmfn.krm.run` reads the document and writes it back.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from krmfn.apply import ApplyError, RenderedRole, apply_roles, dotted, literal_secrets
+from krmfn.apply import apply_roles
 from krmfn.config import Config
-from krmfn.gotemplate import TemplateError, has_actions, render
-from krmfn.journal import ShapeError
-from krmfn.kinds import is_local_config, is_model_service
-from krmfn.krm import Document, InputError, Item, Result, Severity
-from krmfn.krm.document import check_size
+from krmfn.credentials import literal_secrets
+from krmfn.kinds import is_model_service
+from krmfn.krm import Document, FieldError, Item, Result, Severity
 from krmfn.krm.results import ResourceRef
-from krmfn.modelservice import API_VERSION, KIND, ContainerSpec, Identity, ModelService, load
-from krmfn.names import is_secret_name
+from krmfn.modelservice import API_VERSION, KIND, Identity, ModelService, load
+from krmfn.render import RenderedRole, Renderer
 from krmfn.selectors import PREVIOUS_NAMES, original_names
-from krmfn.targets import Discovery, Target, discover, ms_key, not_found, workload_name
+from krmfn.targets import Target, discover, ms_key, not_found
+
+# A ModelService in the items (its results name its file), or given as the config.
+Origin = Item | ResourceRef
 
 
 class _Context(NamedTuple):
     doc: Document
     results: list[Result]
 
-    def result(
-        self, about: Item | ResourceRef, severity: Severity, message: str, path: str = ""
-    ) -> None:
+    def result(self, about: Origin, severity: Severity, message: str, path: str = "") -> None:
         """A result about one item, with the file kpt read it from, or about the
         functionConfig (which has no file)."""
-        if isinstance(about, ResourceRef):
-            self.results.append(Result(message, severity, about, path))
-            return
-        file_path, index = about.file
-        self.results.append(Result(message, severity, about.ref, path, file_path, index))
+        ref, file = _where(about)
+        self.results.append(Result(message, severity, ref, path, *file))
+
+    def error(self, about: Origin, error: FieldError, prefix: str = "") -> None:
+        self.results.append(Result.of(error, *_where(about), prefix=prefix))
 
 
-def _render_text(
-    ms: ModelService, text: str, context: str, where: str, secret: bool = False
-) -> str:
-    try:
-        rendered: str = render(text, ms.variables(), ms.ports())
-        return rendered
-    except TemplateError as exc:
-        # Template messages quote the action; in a credential that could be the credential.
-        problem = (
-            "the template in a value named like a credential does not render"
-            " (the details are not shown, so that the value is not)"
-            if secret
-            else exc.message
-        )
-        raise ApplyError(f"{context}: {problem}", where) from None
+def _where(about: Origin) -> tuple[ResourceRef, tuple[str, int | None]]:
+    return (about, ("", None)) if isinstance(about, ResourceRef) else (about.ref, about.file)
 
 
-def _render_list(ms: ModelService, values: list[str] | None, context: str, where: str) -> Any:
-    if values is None:
-        return None
-    return [
-        _render_text(ms, v, context, f"{where}[{i}]") if has_actions(v) else v
-        for i, v in enumerate(values)
-    ]
+class _Edit(NamedTuple):
+    item: Item
+    text: str | None  # None: applying changed nothing
+    comments_lost: bool
+    secrets: list[tuple[str, str, str]]  # (field path, container, env var)
 
 
-def _render_specs(
-    ms: ModelService, specs: list[ContainerSpec] | None, where: str
-) -> tuple[ContainerSpec, ...]:
-    out = []
-    for index, spec in enumerate(specs or []):
-        at = f"{where}[{index}]"
-        context = f"container {spec.name!r}"
-        update: dict[str, Any] = {
-            "command": _render_list(ms, spec.command, context, f"{at}.command"),
-            "args": _render_list(ms, spec.args, context, f"{at}.args"),
-        }
-        if spec.env:
-            update["env"] = [
-                var.model_copy(
-                    update={
-                        "value": _render_text(
-                            ms,
-                            var.value,
-                            context,
-                            f"{at}.env[{i}].value",
-                            is_secret_name(var.name),
-                        )
-                    }
-                )
-                if var.value is not None and has_actions(var.value)
-                else var
-                for i, var in enumerate(spec.env)
-            ]
-        out.append(spec.model_copy(update=update))
-    return tuple(out)
-
-
-def _rendered_role(ms: ModelService, role_name: str) -> RenderedRole:
-    role = ms.role(role_name)
-    assert role is not None  # only the roles the ModelService has are rendered
-    return RenderedRole(
-        role,
-        _render_specs(ms, role.containers, f"spec.{role_name}.containers"),
-        _render_specs(ms, role.initContainers, f"spec.{role_name}.initContainers"),
-    )
-
-
-def _apply_service(
-    ctx: _Context, origin: Item | ResourceRef, ms: ModelService, targets: list[Target]
-) -> None:
+def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) -> _Edit:
+    """Apply the target's roles to a round-tripped copy of it. Raises FieldError."""
     from krmfn.krm.roundtrip import RoundTrip, to_plain
 
-    msname = ms.ref
+    item = target.item
+    view = RoundTrip(item)
+    before = to_plain(view.data)
+    rendered = [(role, roles[role]) for role in target.roles]
+    apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
+    text, lost = view.text() if to_plain(view.data) != before else (None, False)
+    return _Edit(item, text, lost, literal_secrets(view.data, item.kind))
+
+
+def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target]) -> None:
+    renderer = Renderer(ms)
     try:
-        roles = {r: _rendered_role(ms, r) for r in ms.roles}
-    except ApplyError as exc:
-        ctx.result(origin, Severity.ERROR, f"{msname} {exc.message}", exc.path)
+        roles = {role: renderer.role(role) for role in ms.roles}
+    except FieldError as exc:
+        ctx.error(origin, exc, f"{ms.ref} ")
         return
-    edits: list[tuple[Item, str]] = []
-    secrets: list[tuple[Item, str, str, str]] = []
-    lost: list[Item] = []
+    edits = []
     for target in targets:
-        rendered = [(r, roles[r]) for r in target.roles]
-        workload = workload_name(target.item)
-
-        def render(
-            text: str, where: str, container: str, secret: bool, workload: str = workload
-        ) -> str:
-            context = f"{workload} container {container!r}"
-            return _render_text(ms, text, context, where, secret)
-
         try:
-            check_size(target.item.node)
-            view = RoundTrip(target.item)
-            before = to_plain(view.data)
-            apply_roles(view.data, target.item.kind, workload, ms, rendered, render)
-            if to_plain(view.data) != before:
-                text, without_comments = view.text()
-                edits.append((target.item, text))
-                if without_comments:
-                    lost.append(target.item)
-            secrets += [
-                (target.item, *found) for found in literal_secrets(view.data, target.item.kind)
-            ]
-        except ApplyError as exc:
-            ctx.result(target.item, Severity.ERROR, f"{msname}: {exc.message}", exc.path)
+            edits.append(_edit(target, renderer, roles))
+        except FieldError as exc:
+            ctx.error(target.item, exc, f"{ms.ref}: ")
             return
-        except ShapeError as exc:
-            where = dotted(exc.path)
-            message = f"{msname}: {workload}: {where} {exc.message}"
-            ctx.result(target.item, Severity.ERROR, message, where)
-            return
-        except InputError as exc:
-            message = f"{msname}: {workload} cannot be edited: {exc.message}"
-            ctx.result(target.item, Severity.ERROR, message)
-            return
-        except Exception as exc:  # a workload ruamel cannot read: say so, touch nothing
-            # ruamel's errors carry the problem apart from the context it was found in.
-            lines = str(exc).strip().splitlines()
-            problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
+    for edit in edits:
+        if edit.text is not None:
+            ctx.doc.replace(edit.item, edit.text)
+        if edit.comments_lost:
             ctx.result(
-                target.item,
-                Severity.ERROR,
-                f"{msname}: {workload} cannot be edited: {problem}",
+                edit.item,
+                Severity.WARNING,
+                "its comments could not be kept: written back with them, it would not be"
+                " valid YAML (a comment after a flow collection at the end of a list, say)",
             )
-            return
-    for target_item, text in edits:
-        ctx.doc.replace(target_item, text)
-    for target_item in lost:
-        ctx.result(
-            target_item,
-            Severity.WARNING,
-            "its comments could not be kept: written back with them, it would not be valid"
-            " YAML (a comment after a flow collection at the end of a list, say)",
-        )
-    for target_item, path, container, name in secrets:
-        ctx.result(
-            target_item,
-            Severity.WARNING,
-            f"container {container!r} sets {name} to a literal value; keep it in a Secret"
-            " (for the Hugging Face token: modelArtifacts.authSecretName)",
-            path,
-        )
-    applied = ", ".join(
-        f"{workload_name(t.item)} ({', '.join(t.roles)}, by {t.how})" for t in targets
-    )
+    for edit in edits:
+        for path, container, name in edit.secrets:
+            ctx.result(
+                edit.item,
+                Severity.WARNING,
+                f"container {container!r} sets {name} to a literal value; keep it in a Secret"
+                " (for the Hugging Face token: modelArtifacts.authSecretName)",
+                path,
+            )
+    applied = ", ".join(f"{t.item.describe()} ({', '.join(t.roles)}, by {t.how})" for t in targets)
     ctx.result(
         origin,
         Severity.INFO,
@@ -191,8 +104,8 @@ def _apply_service(
     )
 
 
-def _load_items(ctx: _Context, config: Config) -> list[tuple[Item | ResourceRef, ModelService]]:
-    services: list[tuple[Item | ResourceRef, ModelService]] = []
+def _load_items(ctx: _Context, config: Config) -> list[tuple[Origin, ModelService]]:
+    services: list[tuple[Origin, ModelService]] = []
     for item in ctx.doc.items:
         if not is_model_service(item):
             continue
@@ -201,25 +114,24 @@ def _load_items(ctx: _Context, config: Config) -> list[tuple[Item | ResourceRef,
             continue
         try:
             data = item.construct()
-        except InputError as exc:
-            ctx.result(item, Severity.ERROR, f"cannot be read: {exc.message}")
+        except FieldError as exc:
+            ctx.error(item, exc, "cannot be read: ")
             continue
         original = original_names(item.annotations, item.name, PREVIOUS_NAMES)[-1]
-        who = Identity(item.name, item.namespace, original)
-        loaded = load(who, data, config)
+        loaded = load(Identity(item.name, item.namespace, original), data, config)
         if isinstance(loaded, ModelService):
             services.append((item, loaded))
             continue
         for problem in loaded:
-            ctx.result(item, Severity.ERROR, problem.message, problem.path)
+            ctx.error(item, problem)
     return services
 
 
 def _load_config_service(
     ctx: _Context, data: dict[str, Any], config: Config
 ) -> tuple[ResourceRef, ModelService] | None:
-    """The ModelService given as the functionConfig (kustomize's `transformers:` entry, kpt's
-    `--fn-config`), applied like one in the items."""
+    """The ModelService given as the functionConfig (kustomize's `transformers:` entry,
+    kpt's `--fn-config`), applied like one in the items."""
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     name = str((metadata or {}).get("name") or "")
     namespace = str((metadata or {}).get("namespace") or "")
@@ -231,7 +143,7 @@ def _load_config_service(
     if isinstance(loaded, ModelService):
         return ref, loaded
     for problem in loaded:
-        ctx.result(ref, Severity.ERROR, problem.message, problem.path)
+        ctx.error(ref, problem)
     return None
 
 
@@ -244,7 +156,7 @@ def process(doc: Document, config: Config, config_service: Any = None) -> list[R
         # kpt passes a package's config file in the items too: one ModelService, once.
         if given is not None and all(ms_key(ms) != ms_key(given[1]) for _, ms in services):
             services.append(given)
-    found: Discovery = discover(doc.items, [ms for _, ms in services], config.kinds)
+    found = discover(doc.items, [ms for _, ms in services], config.kinds)
     severity = Severity.ERROR if config.strict else Severity.WARNING
     for origin, ms in services:
         key = ms_key(ms)
@@ -269,15 +181,4 @@ def process(doc: Document, config: Config, config_service: Any = None) -> list[R
         for warning in ms.source.warnings():
             ctx.result(origin, Severity.WARNING, warning, "spec.modelArtifacts.uri")
         _apply_service(ctx, origin, ms, targets)
-    if doc.mode == "stream":
-        # As kustomize does with a ResourceList: local-config objects are the function's
-        # input, never applied. A stream has no other way to keep them out of the cluster.
-        local = [i for i in doc.items if is_local_config(i)]
-        if local and len(local) == sum(1 for i in doc.items if i.is_mapping):
-            # Helm 4 takes an empty output for an error anyway: say why instead.
-            message = "every document is local-config: nothing would be left to apply"
-            ctx.results.append(Result(message, Severity.ERROR))
-        else:
-            for item in local:
-                doc.drop(item)
     return ctx.results

@@ -1,46 +1,32 @@
-"""Edits of a round-tripped object that remember what they replaced.
+"""Edits of a round-tripped object that remember what they did.
 
-Every change the function makes to a workload goes through a `Journal`, which records
-the path, the new value and the value it replaced. The record is kept on the workload
-(an annotation), so a later run can take back what an earlier run added before applying
-the ModelService as it is now: the output then only depends on the ModelService and the
-workload as the user wrote it, never on how many times the function ran.
+Every change the function makes to a workload goes through a `Journal`, which keeps one
+`Op` per change: the path, a digest of the value written, and what it replaced. The ops
+are kept on the workload (see `krmfn.record`), so a later run can take back what an
+earlier run did before applying the ModelService as it is now: the output then only
+depends on the ModelService and the workload as the user wrote it, never on how many
+times the function ran.
 
-Paths are lists whose parts are mapping keys (str), list indexes (int), or selectors
-`[field, value]` naming the element of a list whose `field` equals `value`; the field
-`"="` selects the element equal to `value` as a whole.
+A mapping or list the function had to create to hold its edits gets no op of its own: the
+first op inside it counts it (`created`), and taking that op back removes the collection
+again if nothing else is left in it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
+from krmfn.krm.errors import FieldError
 from krmfn.krm.roundtrip import to_plain, to_ruamel
 from krmfn.names import is_secret_name
+from krmfn.paths import Match, Part, Path, format_path
 
-
-def fingerprint(value: Any) -> str:
-    """A short digest of a value: enough to tell whether it is still the one written,
-    without copying every applied value into the record."""
-    canonical = json.dumps(to_plain(value), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
-class ShapeError(Exception):
-    """A field the function must add to holds another type: a mapping where the API
-    wants a list, say. `path` has the list elements as indexes."""
-
-    def __init__(self, path: list[str | int], expected: str, found: Any) -> None:
-        kind = "a scalar"
-        if isinstance(found, dict):
-            kind = "a mapping"
-        elif isinstance(found, list):
-            kind = "a list"
-        self.path = path
-        self.message = f"must be {expected}, not {kind}"
-        super().__init__(self.message)
+# Enough to tell whether a value is still the one written (a user who changed it to
+# another value with the same digest is one in four billion), short in the record.
+DIGEST_LENGTH = 8
 
 
 class _Absent:
@@ -48,25 +34,89 @@ class _Absent:
         return "ABSENT"
 
 
+class _Redacted:
+    def __repr__(self) -> str:
+        return "REDACTED"
+
+
 ABSENT: Any = _Absent()
+REDACTED: Any = _Redacted()
 # New keys that read best at the top of their mapping, as kubectl and Helm write them.
 _FIRST_KEYS = frozenset({"metadata", "replicas"})
-Path = list[Any]
 
 
-def _matches(element: Any, selector: list[Any]) -> bool:
-    field, value = selector
-    if field == "=":
-        return bool(to_plain(element) == value)
-    return isinstance(element, dict) and element.get(field) == value
+class Kind(StrEnum):
+    ADD = "add"  # the value was absent: taking it back removes it
+    SET = "set"  # the value replaced `prior`: taking it back restores it
+    PREFIX = "prefix"  # `elements` elements put in front of a list
+    MERGE = "merge"  # keys added to a mapping, with their values (`prior`): labels
 
 
-def _find(container: Any, selector: list[Any]) -> int:
+class Op(NamedTuple):
+    kind: Kind
+    path: Path
+    digest: str
+    prior: Any = ABSENT  # SET: the value replaced, or REDACTED; MERGE: the keys added
+    elements: int = 0  # PREFIX: how many elements
+    created: int = 0  # how many collections around the value the function created
+
+
+def fingerprint(value: Any, length: int = DIGEST_LENGTH) -> str:
+    """A short digest of a value: enough to tell whether it is still the one written,
+    without copying every applied value into the record."""
+    canonical = json.dumps(to_plain(value), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+
+def _matches(element: Any, selector: Match) -> bool:
+    if not selector.field:
+        return bool(to_plain(element) == selector.value)
+    return isinstance(element, dict) and element.get(selector.field) == selector.value
+
+
+def _find(container: Any, selector: Match) -> int:
     if isinstance(container, list):
         for index, element in enumerate(container):
             if _matches(element, selector):
                 return index
     return -1
+
+
+def _step(current: Any, part: Part) -> Any:
+    if isinstance(part, Match):
+        index = _find(current, part)
+        return current[index] if index >= 0 else ABSENT
+    if isinstance(part, int):
+        if isinstance(current, list) and 0 <= part < len(current):
+            return current[part]
+        return ABSENT
+    if isinstance(current, dict) and part in current:
+        return current[part]
+    return ABSENT
+
+
+def get(root: Any, path: Path) -> Any:
+    current = root
+    for part in path:
+        current = _step(current, part)
+        if current is ABSENT:
+            return ABSENT
+    return current
+
+
+def indexed(root: Any, path: Path) -> Path:
+    """The path with each selector replaced by the index of the element it selects."""
+    out: list[Part] = []
+    current = root
+    for part in path:
+        if isinstance(part, Match):
+            index = _find(current, part)
+            out.append(index)
+            current = current[index] if index >= 0 else None
+        else:
+            out.append(part)
+            current = get(current, (part,)) if current is not None else None
+    return tuple(out)
 
 
 def _is_credential(root: Any, path: Path) -> bool:
@@ -79,56 +129,22 @@ def _is_credential(root: Any, path: Path) -> bool:
     return False
 
 
-def get(root: Any, path: Path) -> Any:
-    current = root
-    for part in path:
-        if isinstance(part, str):
-            if not isinstance(current, dict) or part not in current:
-                return ABSENT
-            current = current[part]
-        elif isinstance(part, int):
-            if not isinstance(current, list) or not 0 <= part < len(current):
-                return ABSENT
-            current = current[part]
-        else:
-            index = _find(current, part)
-            if index < 0:
-                return ABSENT
-            current = current[index]
-    return current
-
-
-def indexed(root: Any, path: Path) -> list[str | int]:
-    """The path with each selector replaced by the index of the element it selects."""
-    out: list[str | int] = []
-    current = root
-    for part in path:
-        if isinstance(part, list):
-            index = _find(current, part)
-            out.append(index)
-            current = current[index] if index >= 0 else None
-        else:
-            out.append(part)
-            current = get(current, [part]) if current is not None else None
-    return out
-
-
 def _write(root: Any, path: Path, value: Any) -> None:
     parent = get(root, path[:-1])
     last = path[-1]
     if value is ABSENT:
-        if isinstance(last, list):
+        if isinstance(last, Match):
             index = _find(parent, last)
             if index >= 0:
                 del parent[index]
-        elif isinstance(parent, dict | list):
+        elif isinstance(parent, dict) or isinstance(last, int):
             del parent[last]
         return
     new = to_ruamel(value)
     if isinstance(last, str) and last in _FIRST_KEYS and last not in parent:
         parent.insert(0, last, new)
         return
-    if isinstance(last, list):
+    if isinstance(last, Match):
         index = _find(parent, last)
         if index >= 0:
             parent[index] = new
@@ -138,13 +154,32 @@ def _write(root: Any, path: Path, value: Any) -> None:
         parent[last] = new
 
 
+def _kind_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list" if isinstance(value, list) else "a scalar"
+
+
 class Journal:
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, name: str = "") -> None:
         self.root = root
-        self.ops: list[dict[str, Any]] = []
+        self.name = name  # of the object, for messages
+        self.ops: list[Op] = []
+        # Collections created for edits and not yet counted by an op inside them.
+        self._created: list[Path] = []
 
     def get(self, path: Path) -> Any:
         return get(self.root, path)
+
+    def _claim(self, container: Path) -> int:
+        """How many of `container` and its parents, innermost first, were created and not
+        yet counted: the op being recorded counts them."""
+        count = 0
+        while container in self._created:
+            self._created.remove(container)
+            count += 1
+            container = container[:-1]
+        return count
 
     def set(self, path: Path, value: Any) -> None:
         """Set a value; no-op (and no record) if it is already there."""
@@ -153,25 +188,32 @@ class Journal:
         prior = ABSENT if current is ABSENT else to_plain(current)
         if prior == plain:
             return
-        op: dict[str, Any] = {"op": "set", "path": path, "hash": fingerprint(plain)}
-        if prior is not ABSENT and _is_credential(self.root, path):
+        digest = fingerprint(plain)
+        if prior is ABSENT:
+            self.ops.append(Op(Kind.ADD, path, digest, created=self._claim(path[:-1])))
+        elif _is_credential(self.root, path):
             # The record is written into the manifest: a literal credential replaced
             # (by a Secret reference) must not be copied there. Taking it back then
             # removes the variable instead of restoring the literal.
-            op["redacted"] = True
-        elif prior is not ABSENT:
-            op["prior"] = prior
-        self.ops.append(op)
+            self.ops.append(Op(Kind.SET, path, digest, REDACTED))
+        else:
+            self.ops.append(Op(Kind.SET, path, digest, prior))
         _write(self.root, path, plain)
 
     def ensure(self, path: Path, empty: dict[str, Any] | list[Any]) -> None:
-        """Make sure a mapping or list is there to add to (an explicit null counts as none)."""
+        """Make sure a mapping or list is there to add to. An absent one is created and
+        counted by the first op inside it; an explicit null is replaced (and recorded)."""
         current = get(self.root, path)
-        if current is ABSENT or current is None:
+        if current is ABSENT:
+            _write(self.root, path, empty)
+            self._created.append(path)
+        elif current is None:
             self.set(path, empty)
         elif not isinstance(current, type(empty)):
             expected = "a list" if isinstance(empty, list) else "a mapping"
-            raise ShapeError(indexed(self.root, path), expected, current)
+            where = format_path(indexed(self.root, path))
+            message = f"{where} must be {expected}, not {_kind_name(current)}"
+            raise FieldError(f"{self.name}: {message}" if self.name else message, where)
 
     def prefix(self, path: Path, values: list[Any]) -> None:
         """Put values in front of a list (ModelService args go before the workload's own)."""
@@ -181,20 +223,56 @@ class Journal:
         target = get(self.root, path)
         for index, value in enumerate(values):
             target.insert(index, to_ruamel(value))
-        self.ops.append(
-            {"op": "prefix", "path": path, "count": len(values), "hash": fingerprint(values)}
-        )
+        digest, created = fingerprint(values), self._claim(path)
+        self.ops.append(Op(Kind.PREFIX, path, digest, elements=len(values), created=created))
+
+    def merge(self, path: Path, entries: dict[str, str]) -> None:
+        """Add the keys a mapping does not have; a key it has keeps its value. The keys
+        added are recorded with their values (labels: short, and never credentials)."""
+        self.ensure(path, {})
+        mapping = get(self.root, path)
+        added = {key: value for key, value in entries.items() if key not in mapping}
+        if not added:
+            return
+        for key, value in added.items():
+            mapping[key] = to_ruamel(value)
+        self.ops.append(Op(Kind.MERGE, path, "", added, created=self._claim(path)))
+
+    def unclaimed(self) -> list[Path]:
+        """Collections created for edits that no op counts (none, as the edits go)."""
+        return list(self._created)
 
 
-def undo(root: Any, ops: list[dict[str, Any]]) -> None:
+def _same(value: Any, digest: str) -> bool:
+    return fingerprint(value, len(digest)) == digest
+
+
+def _prune(root: Any, container: Path, created: int) -> None:
+    """Remove the collections an op created, innermost first, while they are empty."""
+    for _ in range(created):
+        if get(root, container) not in ({}, []):
+            return
+        _write(root, container, ABSENT)
+        container = container[:-1]
+
+
+def undo(root: Any, ops: list[Op]) -> None:
     """Take back recorded ops, newest first; a value a user changed since stays as it is."""
     for op in reversed(ops):
-        path, digest = op["path"], op["hash"]
-        current = get(root, path)
-        if op["op"] == "prefix":
-            count = int(op["count"])
-            if isinstance(current, list) and fingerprint(current[:count]) == digest:
-                for _ in range(count):
+        current = get(root, op.path)
+        if op.kind is Kind.PREFIX:
+            if isinstance(current, list) and _same(current[: op.elements], op.digest):
+                for _ in range(op.elements):
                     del current[0]
-        elif current is not ABSENT and fingerprint(current) == digest:
-            _write(root, path, op.get("prior", ABSENT))
+                _prune(root, op.path, op.created)
+        elif op.kind is Kind.MERGE:
+            if isinstance(current, dict):
+                for key, value in op.prior.items():
+                    if key in current and to_plain(current[key]) == value:
+                        del current[key]
+                _prune(root, op.path, op.created)
+        elif current is not ABSENT and _same(current, op.digest):
+            restored = ABSENT if op.prior is REDACTED else op.prior
+            _write(root, op.path, restored)
+            if op.kind is Kind.ADD:
+                _prune(root, op.path[:-1], op.created)

@@ -4,7 +4,6 @@ without loading pydantic (most lists of a monorepo)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Protocol
 
 from krmfn.krm.reader import SCALAR, STRINGS, FieldSpec
@@ -17,7 +16,6 @@ WORKLOAD_KINDS = {
     "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
     "DisaggregatedSet": "disaggregatedset.x-k8s.io/v1",
 }
-LOCAL_CONFIG = "config.kubernetes.io/local-config"
 # The labels llm-d's routing selects model servers by.
 SERVING_LABEL = "llm-d.ai/inferenceServing"
 MODEL_LABEL = "llm-d.ai/model"
@@ -55,13 +53,3 @@ def is_model_service_data(data: dict[str, object]) -> bool:
     return (
         data.get("kind") == MODELSERVICE_KIND and data.get("apiVersion") == MODELSERVICE_API_VERSION
     )
-
-
-def is_local_config(item: _Identified) -> bool:
-    return item.annotations.get(LOCAL_CONFIG) == "true"
-
-
-def has_work(items: Iterable[_Identified], stream: bool) -> bool:
-    """Whether the function has anything to do: a ModelService to apply, or in a stream
-    a local-config document to leave out."""
-    return any(is_model_service(i) or (stream and is_local_config(i)) for i in items)

@@ -7,11 +7,12 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from krmfn.config import Config
-from krmfn.errors import FieldError
 from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, WORKLOAD_KINDS
-from krmfn.names import NameError_, sanitize
+from krmfn.krm.errors import FieldError
+from krmfn.krm.results import ResourceRef
+from krmfn.names import sanitize
 from krmfn.selectors import TargetSelector
-from krmfn.sources import Options, Source, SourceError, parse_uri
+from krmfn.sources import Options, Source, parse_uri
 
 API_VERSION = MODELSERVICE_API_VERSION
 KIND = MODELSERVICE_KIND
@@ -102,13 +103,6 @@ class Manifest(_Model):
     spec: Spec
 
 
-class Invalid(NamedTuple):
-    """One validation problem: the field path and what is wrong with it."""
-
-    path: str
-    message: str
-
-
 class ModelService(NamedTuple):
     name: str
     namespace: str
@@ -139,7 +133,8 @@ class ModelService(NamedTuple):
 
     @property
     def ref(self) -> str:
-        return f"ModelService {self.namespace + '/' if self.namespace else ''}{self.name}"
+        """`ModelService namespace/name`, for messages."""
+        return ResourceRef(API_VERSION, KIND, self.name, self.namespace).describe()
 
     def serves(self, namespace: str) -> bool:
         """Whether workloads of this namespace can be its targets."""
@@ -223,7 +218,7 @@ class Identity(NamedTuple):
     from_config: bool = False
 
 
-def _targets(spec: Spec) -> tuple[dict[str, TargetSelector], list[Invalid]]:
+def _targets(spec: Spec) -> tuple[dict[str, TargetSelector], list[FieldError]]:
     targets: dict[str, TargetSelector] = {}
     problems = []
     for role_name in ROLES:
@@ -246,24 +241,24 @@ def _targets(spec: Spec) -> tuple[dict[str, TargetSelector], list[Invalid]]:
                 )
             targets[role_name] = TargetSelector.compile(given, field)
         except FieldError as exc:
-            problems.append(Invalid(exc.path, exc.message))
+            problems.append(exc)
     return targets, problems
 
 
-def load(who: Identity, data: Any, config: Config) -> ModelService | list[Invalid]:
+def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldError]:
     """Validate one ModelService; every problem found is returned with its field path."""
     name, namespace = who.name, who.namespace
     if not isinstance(data, dict):
-        return [Invalid("", f"must be a mapping, not {_type_name(data)}")]
+        return [FieldError(f"must be a mapping, not {_type_name(data)}")]
     try:
         manifest = Manifest.model_validate({"spec": data.get("spec")})
     except ValidationError as exc:
-        problems: dict[str, Invalid] = {}
+        problems: dict[str, FieldError] = {}
         for error in exc.errors():
             # A union reports one error per member; keep the first per field.
             loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
             path = _path(loc)
-            problems.setdefault(path, Invalid(path, _describe(error)))
+            problems.setdefault(path, FieldError(_describe(error), path))
         return list(problems.values())
     spec = manifest.spec
     targets, problems_list = _targets(spec)
@@ -281,25 +276,20 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[Invali
     source: Source | None = None
     try:
         source = parse_uri(artifacts.uri, options)
-    except SourceError as exc:
-        field = {"size": "size", "pull": "pullPolicy"}.get(str(exc).split(" ")[0], "uri")
-        problems_list.append(Invalid(f"spec.modelArtifacts.{field}", str(exc)))
+    except FieldError as exc:
+        problems_list.append(exc)
     sanitized = ""
     try:
-        sanitized = sanitize(spec.routing.modelName)
-        workloads = {sanitize(f"{name}-{role}") for role in ROLES}
+        sanitized = sanitize(spec.routing.modelName, "spec.routing.modelName")
+        workloads = {sanitize(f"{name}-{role}", "metadata.name") for role in ROLES}
         if len(workloads) < len(ROLES) and spec.decode is not None and spec.prefill is not None:
-            problems_list.append(
-                Invalid(
-                    "metadata.name",
-                    f"{name!r} is too long: {name}-decode and {name}-prefill are both cut to"
-                    f" the 63 characters {workloads.pop()!r}; shorten the name",
-                )
+            raise FieldError(
+                f"{name!r} is too long: {name}-decode and {name}-prefill are both cut to"
+                f" the 63 characters {workloads.pop()!r}; shorten the name",
+                "metadata.name",
             )
-    except NameError_ as exc:
-        problems_list.append(
-            Invalid("spec.routing.modelName" if not sanitized else "metadata.name", str(exc))
-        )
+    except FieldError as exc:
+        problems_list.append(exc)
     if problems_list or source is None:
         return problems_list
     original = who.original_name if who.original_name != name else ""

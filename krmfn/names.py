@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from krmfn.krm.errors import FieldError
+
 _OUTSIDE = re.compile(r"[^a-z0-9-]+")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
@@ -19,22 +21,21 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-class NameError_(ValueError):
-    """A name that cannot be made a valid DNS-1123 label."""
-
-
-def sanitize(value: str) -> str:
+def sanitize(value: str, field: str = "") -> str:
     """Lower-case, runs outside [a-z0-9-] become one '-', trim '-._', cut to 63.
 
     >>> sanitize("ibm-granite/granite-3.3-2b-instruct")
     'ibm-granite-granite-3-3-2b-instruct'
+
+    Raises FieldError, about `field`, for a value that sanitises to no valid label.
     """
     out = _OUTSIDE.sub("-", value.strip().lower()).strip("-._")[:MAX_LABEL]
     if not _DNS1123_LABEL.match(out):
-        raise NameError_(
+        raise FieldError(
             f"{value!r} sanitises to {out!r}, which is not a valid DNS-1123 label"
             " (lower-case letters, digits and '-', starting and ending with a letter or digit,"
-            " at most 63 characters)"
+            " at most 63 characters)",
+            field,
         )
     return out
 

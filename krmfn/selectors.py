@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from krmfn.errors import FieldError
+from krmfn.krm.errors import FieldError
 
 PREVIOUS_NAMES = "internal.config.kubernetes.io/previousNames"
 PREVIOUS_NAMESPACES = "internal.config.kubernetes.io/previousNamespaces"

@@ -2,7 +2,8 @@
 
 A source knows how to parse its URI and what it puts into a pod: the `model-storage`
 volume, the mount on marked containers, the env of marked containers, and the
-template variables it defines. Adding a scheme is adding a class to `SCHEMES`.
+template variables it defines. Adding a scheme is adding a class: `class X(Source,
+scheme="x")` registers it in `SCHEMES`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, NamedTuple
 
+from krmfn.krm.errors import FieldError
 from krmfn.names import is_dns1123_subdomain
 
 VOLUME_NAME = "model-storage"
@@ -22,8 +24,10 @@ _QUANTITY = re.compile(
 )
 
 
-class SourceError(ValueError):
-    """A URI or artifact field that cannot be used; the message says why."""
+# The fields of a ModelService a source reads, for the errors that name them.
+URI_FIELD = "spec.modelArtifacts.uri"
+SIZE_FIELD = "spec.modelArtifacts.size"
+PULL_POLICY_FIELD = "spec.modelArtifacts.pullPolicy"
 
 
 _OCI_REFERENCE = re.compile(
@@ -49,15 +53,33 @@ class Options(NamedTuple):
     pull_policy: str = ""  # oci://: "" means by tag (Always for latest)
 
 
+# Every scheme by name, in the order the classes are defined (as errors list them).
+SCHEMES: dict[str, type[Source]] = {}
+
+
 class Source:
     """Where a model comes from, parsed from its URI. A source is not changed once made."""
 
-    scheme: ClassVar[str]
+    scheme: ClassVar[str] = ""
     __slots__ = ("options", "uri")
 
-    def __init__(self, uri: str, options: Options) -> None:
+    def __init_subclass__(cls, scheme: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if scheme:
+            cls.scheme = scheme
+            SCHEMES[scheme] = cls
+
+    @classmethod
+    def parse(cls, uri: str, rest: str, options: Options) -> Source:
+        """The source of `uri`, whose part after `<scheme>://` is `rest`. Raises FieldError."""
+        raise NotImplementedError
+
+    def __init__(self, uri: str, options: Options, **parts: str) -> None:
+        """`parts`: what `parse` read from the URI, one slot of the class each."""
         self.uri = uri
         self.options = options
+        for name, value in parts.items():
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
@@ -114,52 +136,73 @@ class Source:
         return f"{root.rstrip('/')}/{path}" if path else root
 
 
+def _bad_uri(uri: str, problem: str) -> FieldError:
+    return FieldError(f"{uri!r}: {problem}", URI_FIELD)
+
+
 def _hf_id(uri: str, segment: str) -> str:
     if not _HF_ID.match(segment) or "--" in segment or ".." in segment:
-        raise SourceError(
-            f"{uri!r}: {segment!r} is not a valid Hugging Face id (letters, digits, '.', '_',"
-            " '-'; no '--' or '..'; at most 96 characters)"
+        raise _bad_uri(
+            uri,
+            f"{segment!r} is not a valid Hugging Face id (letters, digits, '.', '_',"
+            " '-'; no '--' or '..'; at most 96 characters)",
         )
     return segment
 
 
 def _quantity(size: str | int | float) -> str | int | float:
     if isinstance(size, bool) or not _QUANTITY.match(str(size)):
-        raise SourceError(
-            f"size {size!r} is not a Kubernetes quantity (for example 5Gi, 500M, 1e9)"
+        raise FieldError(
+            f"size {size!r} is not a Kubernetes quantity (for example 5Gi, 500M, 1e9)",
+            SIZE_FIELD,
         )
     return size
 
 
-class HuggingFace(Source):
+class _HubModel:
+    """A model named by its Hugging Face repository id."""
+
+    __slots__ = ()
+    model: str
+    repo: str
+
+    @property
+    def hf_model_name(self) -> str:
+        return f"{self.repo}/{self.model}"
+
+    @property
+    def model_path(self) -> str:
+        return self.hf_model_name
+
+
+class HuggingFace(_HubModel, Source, scheme="hf"):
     """`hf://<repo-id>/<model-id>`: downloaded at start into an emptyDir."""
 
-    scheme: ClassVar[str] = "hf"
     __slots__ = ("model", "repo", "rev")
-
-    def __init__(self, uri: str, options: Options, repo: str, model: str, rev: str) -> None:
-        super().__init__(uri, options)
-        self.repo = repo
-        self.model = model
-        self.rev = rev
+    model: str
+    repo: str
+    rev: str
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFace:
         rest, at, revision = rest.partition("@")
         if at and not _REVISION.match(revision):
-            raise SourceError(
-                f"{uri!r}: revision {revision!r} is not a branch, tag or commit"
-                " (letters, digits, '.', '_', '-', '/'; at most 255 characters)"
+            raise _bad_uri(
+                uri,
+                f"revision {revision!r} is not a branch, tag or commit"
+                " (letters, digits, '.', '_', '-', '/'; at most 255 characters)",
             )
         segments = rest.split("/")
         if len(segments) != 2 or not all(segments):
-            raise SourceError(
+            raise FieldError(
                 f"{uri!r} must be hf://<repo-id>/<model-id>[@<revision>],"
-                " with exactly two non-empty segments"
+                " with exactly two non-empty segments",
+                URI_FIELD,
             )
         if options.size is not None:
             _quantity(options.size)
-        return cls(uri, options, _hf_id(uri, segments[0]), _hf_id(uri, segments[1]), revision)
+        repo, model = (_hf_id(uri, segment) for segment in segments)
+        return cls(uri, options, repo=repo, model=model, rev=revision)
 
     def volume(self) -> dict[str, Any]:
         empty_dir: dict[str, Any] = {}
@@ -181,14 +224,6 @@ class HuggingFace(Source):
         return [*self.token_env(), {"name": "HF_HOME", "value": self.options.mount_root}]
 
     @property
-    def hf_model_name(self) -> str:
-        return f"{self.repo}/{self.model}"
-
-    @property
-    def model_path(self) -> str:
-        return self.hf_model_name
-
-    @property
     def mounted_model_path(self) -> str:
         return self.options.mount_root
 
@@ -203,7 +238,10 @@ def _normalised(uri: str, path: str) -> str:
     """A path inside a volume, without empty or `.` segments; `..` would leave it."""
     segments = [s for s in path.split("/") if s and s != "."]
     if ".." in segments:
-        raise SourceError(f"{uri!r}: the path must not contain a '..' segment")
+        raise _bad_uri(
+            uri,
+            "the path must not contain a '..' segment",
+        )
     return "/".join(segments)
 
 
@@ -211,10 +249,7 @@ class _ModelInVolume(Source):
     """A source whose model lies at `path` inside the mounted volume."""
 
     __slots__ = ("path",)
-
-    def __init__(self, uri: str, options: Options, path: str) -> None:
-        super().__init__(uri, options)
-        self.path = path
+    path: str
 
     @property
     def model_path(self) -> str:
@@ -225,23 +260,20 @@ class _ModelInVolume(Source):
         return self._subpath(self.path)
 
 
-class PersistentVolumeClaim(_ModelInVolume):
+class PersistentVolumeClaim(_ModelInVolume, scheme="pvc"):
     """`pvc://<claim>[/<path>]`: a prepared volume, mounted read-only."""
 
-    scheme: ClassVar[str] = "pvc"
     __slots__ = ("claim",)
-
-    def __init__(self, uri: str, options: Options, path: str, claim: str) -> None:
-        super().__init__(uri, options, path)
-        self.claim = claim
+    claim: str
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> PersistentVolumeClaim:
         claim, _, path = rest.partition("/")
         if not is_dns1123_subdomain(claim):
-            raise SourceError(
-                f"{uri!r}: claim {claim!r} is not a valid PersistentVolumeClaim name"
-                " (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.')"
+            raise _bad_uri(
+                uri,
+                f"claim {claim!r} is not a valid PersistentVolumeClaim name"
+                " (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.')",
             )
         return cls(uri, options, path=_normalised(uri, path), claim=claim)
 
@@ -260,26 +292,22 @@ class PersistentVolumeClaim(_ModelInVolume):
         return f"{mode} PersistentVolumeClaim {self.claim}"
 
 
-class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
+class HuggingFaceCacheOnClaim(_HubModel, PersistentVolumeClaim, scheme="pvc+hf"):
     """`pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>`: a Hugging Face hub cache kept
     on a claim. Writable by default: the hub writes lock files even to read a cached model."""
 
-    scheme: ClassVar[str] = "pvc+hf"
     __slots__ = ("model", "repo")
-
-    def __init__(
-        self, uri: str, options: Options, path: str, claim: str, repo: str, model: str
-    ) -> None:
-        super().__init__(uri, options, path, claim)
-        self.repo = repo
-        self.model = model
+    model: str
+    repo: str
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFaceCacheOnClaim:
         claimed = PersistentVolumeClaim.parse(uri, rest, options)
         segments = claimed.path.split("/") if claimed.path else []
         if len(segments) < 2:
-            raise SourceError(f"{uri!r} must be pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>")
+            raise FieldError(
+                f"{uri!r} must be pvc+hf://<claim>/<cache path>/<repo-id>/<model-id>", URI_FIELD
+            )
         repo, model = (_hf_id(uri, s) for s in segments[-2:])
         return cls(
             uri,
@@ -297,43 +325,33 @@ class HuggingFaceCacheOnClaim(PersistentVolumeClaim):
     def env(self) -> list[dict[str, Any]]:
         return [*self.token_env(), {"name": "HF_HUB_CACHE", "value": self._subpath(self.path)}]
 
-    @property
-    def hf_model_name(self) -> str:
-        return f"{self.repo}/{self.model}"
-
-    @property
-    def model_path(self) -> str:
-        return self.hf_model_name
-
     def describe(self) -> str:
         return f"{super().describe()} as Hugging Face cache {self._subpath(self.path)}"
 
 
-class ImageVolume(_ModelInVolume):
+class ImageVolume(_ModelInVolume, scheme="oci"):
     """`oci://<registry>/<repository>[:tag][@sha256:digest][//<path in image>]`: an image
     volume (a "modelcar"), read-only by nature. The path after `//` names the model's folder
     inside the image, as go-getter writes subdirectories."""
 
-    scheme: ClassVar[str] = "oci"
     __slots__ = ("reference",)
-
-    def __init__(self, uri: str, options: Options, path: str, reference: str) -> None:
-        super().__init__(uri, options, path)
-        self.reference = reference
+    reference: str
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:
         reference, _, path = rest.partition("//")
         match = _OCI_REFERENCE.match(reference)
         if not match:
-            raise SourceError(
-                f"{uri!r}: {reference!r} is not an image reference"
-                " (<registry>/<repository>[:tag][@sha256:<64 hex digits>])"
+            raise _bad_uri(
+                uri,
+                f"{reference!r} is not an image reference"
+                " (<registry>/<repository>[:tag][@sha256:<64 hex digits>])",
             )
         path = _normalised(uri, path)
         if options.pull_policy and options.pull_policy not in PULL_POLICIES:
-            raise SourceError(
-                f"pull policy {options.pull_policy!r} is not one of {', '.join(PULL_POLICIES)}"
+            raise FieldError(
+                f"pull policy {options.pull_policy!r} is not one of {', '.join(PULL_POLICIES)}",
+                PULL_POLICY_FIELD,
             )
         return cls(uri, options, path=path, reference=reference)
 
@@ -363,17 +381,10 @@ class ImageVolume(_ModelInVolume):
         return f"image volume {self.reference} ({self._pull_policy})"
 
 
-SCHEMES: dict[str, Any] = {
-    kind.scheme: kind
-    for kind in (HuggingFace, PersistentVolumeClaim, HuggingFaceCacheOnClaim, ImageVolume)
-}
-
-
 def parse_uri(uri: str, options: Options) -> Source:
     scheme, sep, rest = uri.partition("://")
     kind = SCHEMES.get(scheme) if sep else None
     if kind is None:
         supported = ", ".join(f"{s}://" for s in SCHEMES)
-        raise SourceError(f"unsupported URI {uri!r}; supported schemes: {supported}")
-    source: Source = kind.parse(uri, rest, options)
-    return source
+        raise FieldError(f"unsupported URI {uri!r}; supported schemes: {supported}", URI_FIELD)
+    return kind.parse(uri, rest, options)

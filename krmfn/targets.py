@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, WORKLOAD_KINDS
 from krmfn.krm import Item
+from krmfn.krm.errors import FieldError
 from krmfn.modelservice import API_VERSION, KIND, ROLES, ModelService
-from krmfn.names import NameError_, sanitize
+from krmfn.names import sanitize
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.workloads import holds_roles
 
@@ -38,11 +39,6 @@ class Discovery(NamedTuple):
 
 def ms_key(ms: ModelService) -> str:
     return f"{ms.namespace}/{ms.name}"
-
-
-def workload_name(item: Item) -> str:
-    """`Kind namespace/name`, for messages."""
-    return f"{item.kind} {item.namespace + '/' if item.namespace else ''}{item.name}"
 
 
 def is_workload(item: Item, kinds: Iterable[str]) -> bool:
@@ -131,7 +127,7 @@ def _default_names(ms: ModelService, role: str) -> set[str]:
     for name in {ms.name, ms.original_name} - {""}:
         try:
             found.add(sanitize(f"{name}-{role}"))
-        except NameError_:
+        except FieldError:
             continue
     return found
 
@@ -201,7 +197,7 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
             continue
         strongest = max(c.strength for c in claims.values())
         winners = {k: c for k, c in claims.items() if c.strength == strongest}
-        where = workload_name(item)
+        where = item.describe()
         if len(winners) > 1:
             owners = sorted(winners)
             for key in owners:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from krmfn.journal import Path, get
+from krmfn.journal import get
+from krmfn.paths import Match, Path
 
 DISAGGREGATED = "DisaggregatedSet"
 _LEADER_WORKER = ("LeaderWorkerSet", DISAGGREGATED)
@@ -27,13 +28,13 @@ def holds_roles(kind: str) -> bool:
 def role_spec(kind: str, role: str) -> Path:
     """The part of the workload a role's `replicas` and pod templates are in."""
     if kind == DISAGGREGATED:
-        return ["spec", "roles", ["name", role], "spec"]
-    return ["spec"]
+        return ("spec", "roles", Match("name", role), "spec")
+    return ("spec",)
 
 
 def role_names(kind: str, obj: Any) -> list[str]:
     """The roles a workload holds: a DisaggregatedSet's by name; any other kind is one."""
-    roles = get(obj, ["spec", "roles"])
+    roles = get(obj, ("spec", "roles"))
     if kind != DISAGGREGATED or not isinstance(roles, list):
         return []
     return [str(r["name"]) for r in roles if isinstance(r, dict) and "name" in r]
@@ -43,10 +44,10 @@ def pod_templates(kind: str, obj: Any, role: str) -> list[Path]:
     """The paths of the role's pod templates that the workload has."""
     base = role_spec(kind, role)
     if kind in _LEADER_WORKER:
-        group = base + ["leaderWorkerTemplate"]
-        candidates = [group + ["leaderTemplate"], group + ["workerTemplate"]]
+        group = (*base, "leaderWorkerTemplate")
+        candidates = [(*group, "leaderTemplate"), (*group, "workerTemplate")]
     else:
-        candidates = [base + ["template"]]
+        candidates = [(*base, "template")]
     return [path for path in candidates if isinstance(get(obj, path), dict)]
 
 

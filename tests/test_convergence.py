@@ -3,6 +3,8 @@ rewritten workloads gives what running on the original workloads gives."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.golden import FIXTURES, command, fixture_input, run_cli
@@ -58,3 +60,20 @@ def test_edits_in_sequence_converge() -> None:
         edited = edited.replace(old, new)
         current = strip_results(_run(current.replace(old, new).encode()))
     assert current == strip_results(_run(edited.encode()))
+
+
+# What today's main wrote for hf-basic before records were version 2 (one line of JSON):
+# a cluster or a repository holds such workloads, and an edit must still converge.
+V1_OUTPUT = Path(__file__).parent / "record" / "v1-hf-basic.yaml"
+
+
+@pytest.mark.parametrize("edit", [None, *EDITS], ids=["no edit", *EDITS])
+def test_version_1_records_are_taken_back(edit: str | None) -> None:
+    old, new = EDITS[edit] if edit else ("", "")
+    original = fixture_input(FIXTURES / "hf-basic").decode()
+    written = V1_OUTPUT.read_text()
+    assert written.count('krmfn.llm-d.ai/applied: \'{"v":1,') == 2
+    if edit:
+        assert written.count(old) == 1
+    fresh = _run(original.replace(old, new).encode())
+    assert _run(written.replace(old, new).encode()) == fresh

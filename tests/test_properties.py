@@ -18,7 +18,8 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from krmfn.runner import run_function
+from krmfn.krm import run as run_function
+from krmfn.processor import ModelArtifactsFunction
 from tests.golden import ROOT
 from tests.strategies import (
     Case,
@@ -46,7 +47,8 @@ PROPERTY = settings(
 
 
 def run(data: bytes) -> tuple[bytes, list[str], bool]:
-    return run_function(data, "resourcelist")
+    outcome = run_function(ModelArtifactsFunction(), data)
+    return outcome.output, outcome.stderr, outcome.failed
 
 
 def spans(text: str) -> list[str]:
@@ -182,9 +184,10 @@ def test_run_after_an_edit_equals_a_fresh_run_byte_for_byte(
 
 _DRIVER = """
 import json, sys
-from krmfn.runner import run_function
-out = [list(run_function(t.encode(), "resourcelist")) for t in json.load(sys.stdin)]
-print(json.dumps([[o.decode(), lines, failed] for o, lines, failed in out]))
+from krmfn.krm import run
+from krmfn.processor import ModelArtifactsFunction
+out = [run(ModelArtifactsFunction(), t.encode()) for t in json.load(sys.stdin)]
+print(json.dumps([[o.output.decode(), o.stderr, o.failed] for o in out]))
 """
 
 

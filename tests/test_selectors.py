@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from krmfn.errors import FieldError
+from krmfn.krm.errors import FieldError
 from krmfn.selectors import TargetSelector, parse_label_selector, selector_matches
 
 LABELS = {"app": "vllm", "llm-d.ai/role": "decode", "tier": "gpu", "gen": "3"}

@@ -8,10 +8,12 @@ from krmfn.config import Config
 from krmfn.journal import Journal, undo
 from krmfn.kinds import DISCOVERY_FIELDS
 from krmfn.krm.document import read_document
+from krmfn.krm.errors import FieldError
 from krmfn.krm.roundtrip import to_plain, to_ruamel
-from krmfn.modelservice import Identity, Invalid, ModelService, load
-from krmfn.names import NameError_, sanitize
-from krmfn.sources import HuggingFace, Options, PersistentVolumeClaim, SourceError, parse_uri
+from krmfn.modelservice import Identity, ModelService, load
+from krmfn.names import sanitize
+from krmfn.paths import Match
+from krmfn.sources import HuggingFace, Options, PersistentVolumeClaim, parse_uri
 from krmfn.targets import discover
 
 
@@ -31,9 +33,10 @@ def test_sanitize(raw: str, expected: str) -> None:
 
 
 def test_sanitize_cut_leaving_a_dash_is_an_error() -> None:
-    with pytest.raises(NameError_) as exc:
-        sanitize("a" * 62 + "/b")
-    assert str(exc.value) == (
+    with pytest.raises(FieldError) as exc:
+        sanitize("a" * 62 + "/b", "spec.routing.modelName")
+    assert exc.value.path == "spec.routing.modelName"
+    assert exc.value.message == (
         f"{'a' * 62 + '/b'!r} sanitises to {'a' * 62 + '-'!r}, which is not a valid DNS-1123"
         " label (lower-case letters, digits and '-', starting and ending with a letter or"
         " digit, at most 63 characters)"
@@ -130,9 +133,9 @@ def test_pvc_uri(uri: str, path: str, mounted: str) -> None:
     ],
 )
 def test_bad_uris(uri: str, message: str) -> None:
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(FieldError) as exc:
         parse_uri(uri, Options())
-    assert str(exc.value) == message
+    assert (exc.value.path, exc.value.message) == ("spec.modelArtifacts.uri", message)
 
 
 @pytest.mark.parametrize("size", ["5Gi", "500M", "1e9", "1.5Ti", 1024, "100m"])
@@ -140,14 +143,37 @@ def test_sizes(size: str | int) -> None:
     assert parse_uri("hf://a/b", Options(size=size)).volume() == {"emptyDir": {"sizeLimit": size}}
 
 
+@pytest.mark.parametrize(
+    ("options", "path", "message"),
+    [
+        (
+            Options(size="5 GB"),
+            "spec.modelArtifacts.size",
+            "size '5 GB' is not a Kubernetes quantity (for example 5Gi, 500M, 1e9)",
+        ),
+        (
+            Options(pull_policy="Sometimes"),
+            "spec.modelArtifacts.pullPolicy",
+            "pull policy 'Sometimes' is not one of Always, IfNotPresent, Never",
+        ),
+    ],
+)
+def test_sources_name_the_field_they_reject(options: Options, path: str, message: str) -> None:
+    uri = "oci://quay.io/a/b:1" if options.pull_policy else "hf://a/b"
+    with pytest.raises(FieldError) as exc:
+        parse_uri(uri, options)
+    assert (exc.value.path, exc.value.message) == (path, message)
+
+
 def test_model_service_validation_paths() -> None:
     problems = load(
         Identity("x", "ns"), {"spec": {"routing": {"modelName": 3}, "decode": []}}, Config()
     )
-    assert problems == [
-        Invalid("spec.routing.modelName", "must be a string, not an integer"),
-        Invalid("spec.modelArtifacts", "is required"),
-        Invalid("spec.decode", "must be a mapping, not a list"),
+    assert isinstance(problems, list)
+    assert [(p.path, p.message) for p in problems] == [
+        ("spec.routing.modelName", "must be a string, not an integer"),
+        ("spec.modelArtifacts", "is required"),
+        ("spec.decode", "must be a mapping, not a list"),
     ]
 
 
@@ -184,10 +210,10 @@ items:
 def test_journal_undo_restores_and_respects_user_changes() -> None:
     obj = to_ruamel({"env": [{"name": "A", "value": "1"}], "args": ["x"]})
     journal = Journal(obj)
-    journal.set(["env", ["name", "A"]], {"name": "A", "value": "2"})
-    journal.set(["env", ["name", "B"]], {"name": "B", "value": "3"})
-    journal.prefix(["args"], ["--first"])
-    journal.set(["image"], "img")
+    journal.set(("env", Match("name", "A")), {"name": "A", "value": "2"})
+    journal.set(("env", Match("name", "B")), {"name": "B", "value": "3"})
+    journal.prefix(("args",), ["--first"])
+    journal.set(("image",), "img")
     assert to_plain(obj) == {
         "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}],
         "args": ["--first", "x"],

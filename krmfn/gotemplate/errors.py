@@ -4,29 +4,23 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from krmfn.krm.errors import FieldError
+
 # Error messages quote the offending action; a megabyte-long action would drown the rest.
 _SHOW_MAX = 200
 
 
-class TemplateError(Exception):
+class TemplateError(FieldError):
     """A template that cannot be rendered.
 
-    message: human text without ModelService/field context (the caller adds that);
-    action: the offending action as written, e.g. '{{ .NoSuchVar }}', or '' if the
-    error is not attributable to one action.
+    message: human text without ModelService/field context (the caller adds that and the
+    field path); action: the offending action as written, e.g. '{{ .NoSuchVar }}', or ''
+    where the raiser does not know it (a template function: the runtime adds it).
     """
 
     def __init__(self, message: str, action: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.action = action
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class FunctionError(Exception):
-    """Raised by template functions, which do not know which action called them."""
 
 
 def error(what: str, action: str, hint: str = "") -> TemplateError:

@@ -1,7 +1,7 @@
 """The functions templates may call, with the semantics of Go's builtins and Sprig's.
 
 Each takes the evaluated arguments (a piped value last) and spec.routing.ports, and raises
-FunctionError for a call it cannot serve; the parser checks names and argument counts.
+TemplateError for a call it cannot serve; the parser checks names and argument counts.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, TypeAlias
 
-from krmfn.gotemplate.errors import FunctionError
+from krmfn.gotemplate.errors import TemplateError
 from krmfn.gotemplate.limits import MAX_OUTPUT
 from krmfn.gotemplate.printf import sprintf
 from krmfn.gotemplate.values import Value, quote, to_text, truth, type_name
@@ -27,7 +27,7 @@ _GO_WHITESPACE = (
 def _want_str(name: str, args: Args, k: int) -> str:
     value = args[k]
     if not isinstance(value, str):
-        raise FunctionError(
+        raise TemplateError(
             f"wrong type for argument {k + 1} of {name}: want string, got {type_name(value)}"
         )
     return value
@@ -58,7 +58,7 @@ def _replace(args: Args, ports: Ports) -> Value:
     old, new, s = (_want_str("replace", args, k) for k in range(3))
     # Check before building: replacing "" inserts between every character.
     if len(s) + s.count(old) * (len(new) - len(old)) > MAX_OUTPUT:
-        raise FunctionError(f"output of replace exceeds {MAX_OUTPUT} bytes")
+        raise TemplateError(f"output of replace exceeds {MAX_OUTPUT} bytes")
     return s.replace(old, new)
 
 
@@ -84,7 +84,7 @@ def _eq(args: Args, ports: Ports) -> Value:
     first = args[0]
     for other in args[1:]:
         if type_name(first) != type_name(other):
-            raise FunctionError(
+            raise TemplateError(
                 f"incompatible types for comparison: {type_name(first)} and {type_name(other)}"
             )
         if first == other:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from krmfn.gotemplate.errors import FunctionError
+from krmfn.gotemplate.errors import TemplateError
 from krmfn.gotemplate.limits import MAX_OUTPUT, MAX_WIDTH
 from krmfn.gotemplate.literals import is_digit
 from krmfn.gotemplate.values import Value, quote, to_text, type_name
@@ -30,7 +30,7 @@ def sprintf(fmt: str, args: tuple[Value, ...]) -> str:
             elif fmt[i] == "0":
                 zero = True
             else:
-                raise FunctionError(f'printf: unsupported flag "{fmt[i]}"')
+                raise TemplateError(f'printf: unsupported flag "{fmt[i]}"')
             i += 1
         k = i
         while k < n and is_digit(fmt[k]):
@@ -45,7 +45,7 @@ def sprintf(fmt: str, args: tuple[Value, ...]) -> str:
             prec = _bounded("precision", fmt[i:k]) if k > i else 0
             i = k
         if i >= n:
-            raise FunctionError("printf: incomplete verb at end of format")
+            raise TemplateError("printf: incomplete verb at end of format")
         verb = fmt[i]
         i += 1
         if verb == "%" and fmt[j:i] == "%%":
@@ -53,19 +53,19 @@ def sprintf(fmt: str, args: tuple[Value, ...]) -> str:
             size += 1
             continue
         if verb not in "sdvq":
-            raise FunctionError(
+            raise TemplateError(
                 f'printf: unsupported verb "{fmt[j:i]}" (supported: %s %d %v %q %%)'
             )
         if used >= len(args):
-            raise FunctionError(f"printf: missing argument for {fmt[j:i]}")
+            raise TemplateError(f"printf: missing argument for {fmt[j:i]}")
         piece = _format_verb(verb, args[used], width, prec, minus, zero)
         used += 1
         out.append(piece)
         size += len(piece)
         if size > MAX_OUTPUT:
-            raise FunctionError(f"output of printf exceeds {MAX_OUTPUT} bytes")
+            raise TemplateError(f"output of printf exceeds {MAX_OUTPUT} bytes")
     if used < len(args):
-        raise FunctionError(f"printf: format uses {used} argument(s) but got {len(args)}")
+        raise TemplateError(f"printf: format uses {used} argument(s) but got {len(args)}")
     return "".join(out)
 
 
@@ -73,7 +73,7 @@ def _bounded(what: str, digits: str) -> int:
     significant = digits.lstrip("0") or "0"
     if len(significant) > len(str(MAX_WIDTH)) or int(significant) > MAX_WIDTH:
         shown = digits if len(digits) <= 20 else digits[:20] + "..."
-        raise FunctionError(f"printf: {what} {shown} exceeds {MAX_WIDTH}")
+        raise TemplateError(f"printf: {what} {shown} exceeds {MAX_WIDTH}")
     return int(significant)
 
 
@@ -89,7 +89,7 @@ def _format_verb(
     is_int = isinstance(arg, int) and not isinstance(arg, bool)
     if verb == "d" or (verb == "v" and is_int):
         if not is_int:
-            raise FunctionError(f"printf: %d needs an integer, got {type_name(arg)}")
+            raise TemplateError(f"printf: %d needs an integer, got {type_name(arg)}")
         assert isinstance(arg, int)
         digits = str(abs(arg))
         if prec is not None:
@@ -98,12 +98,12 @@ def _format_verb(
             digits = digits.rjust(width - (arg < 0), "0")
         return _pad(("-" if arg < 0 else "") + digits, width, minus)
     if zero:
-        raise FunctionError("printf: the 0 flag needs an integer argument")
+        raise TemplateError("printf: the 0 flag needs an integer argument")
     if verb == "v" and not isinstance(arg, str):
         if isinstance(arg, float) and prec is not None:
-            raise FunctionError("printf: precision is not supported for float64 values")
+            raise TemplateError("printf: precision is not supported for float64 values")
         return _pad(to_text(arg), width, minus)
     if not isinstance(arg, str):
-        raise FunctionError(f"printf: %{verb} needs a string, got {type_name(arg)}")
+        raise TemplateError(f"printf: %{verb} needs a string, got {type_name(arg)}")
     s = arg if prec is None else arg[:prec]
     return _pad(quote(s) if verb == "q" else s, width, minus)

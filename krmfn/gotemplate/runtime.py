@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 
 from krmfn.gotemplate import compiler
-from krmfn.gotemplate.errors import FunctionError, TemplateError, error
+from krmfn.gotemplate.errors import TemplateError, error
 from krmfn.gotemplate.functions import FUNCTIONS
 from krmfn.gotemplate.limits import MAX_OUTPUT
 from krmfn.gotemplate.parser import Lit, Node, Output, Program, Text, Var, parse
@@ -86,9 +86,11 @@ class Runtime:
         try:
             result = FUNCTIONS[name].fn(args, self._ports)
             if isinstance(result, str) and _too_big(result):
-                raise FunctionError(f"output of {name} exceeds {MAX_OUTPUT} bytes")
-        except FunctionError as exc:
-            raise error(str(exc), self._actions[action]) from None
+                raise TemplateError(f"output of {name} exceeds {MAX_OUTPUT} bytes")
+        except TemplateError as exc:
+            if exc.action:
+                raise
+            raise error(exc.message, self._actions[action]) from None
         return result
 
     def simple_node(self, node: Node) -> str:

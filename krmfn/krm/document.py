@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from krmfn.krm.errors import InputError
+from krmfn.krm.errors import FieldError
 from krmfn.krm.reader import (
     BASE_FIELDS,
     FieldSpec,
@@ -105,7 +105,7 @@ class Item:
     @property
     def node(self) -> Node:
         """The item's nodes, composed from its own text when the function needs them.
-        Raises InputError for text that only parses within the whole input (an alias
+        Raises FieldError for text that only parses within the whole input (an alias
         to an anchor of another item)."""
         if self._node is None:
             self._node = compose(self.text, self.span)
@@ -114,6 +114,10 @@ class Item:
     @property
     def is_mapping(self) -> bool:
         return self.span.kind == "mapping"
+
+    def describe(self) -> str:
+        """`Kind namespace/name`, for messages."""
+        return self.ref.describe()
 
     @property
     def ref(self) -> ResourceRef:
@@ -127,7 +131,7 @@ class Item:
 
     def construct(self) -> Any:
         """Plain Python data for this item (YAML 1.1 as Kubernetes tools read it).
-        Raises InputError when the item is beyond the limits (see `check_size`)."""
+        Raises FieldError when the item is beyond the limits (see `check_size`)."""
         return construct(self.node)
 
 
@@ -140,7 +144,7 @@ def check_size(node: Node) -> None:
     def measure(current: Node, depth: int) -> tuple[int, int]:
         key = id(current)
         if key in on_path:
-            raise InputError("it refers to itself through a YAML alias")
+            raise FieldError("it refers to itself through a YAML alias")
         found = memo.get(key)
         if found is None:
             on_path.add(key)
@@ -149,25 +153,25 @@ def check_size(node: Node) -> None:
                 keys = [k.value for k, _ in current.value if isinstance(k, ScalarNode)]
                 if len(set(keys)) < len(keys):
                     duplicate = next(k for k in keys if keys.count(k) > 1)
-                    raise InputError(f"duplicate key {duplicate!r}")
+                    raise FieldError(f"duplicate key {duplicate!r}")
             elif isinstance(current, SequenceNode):
                 children = list(current.value)
             else:
                 children = []
             if depth + 1 > MAX_ITEM_DEPTH and children:
-                raise InputError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
+                raise FieldError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
             total, height = 1, 0
             for child in children:
                 size, child_height = measure(child, depth + 1)
                 total, height = total + size, max(height, child_height + 1)
                 if total > MAX_ITEM_NODES:
-                    raise InputError(
+                    raise FieldError(
                         f"it expands to more than {MAX_ITEM_NODES} YAML nodes (through aliases)"
                     )
             on_path.discard(key)
             found = memo[key] = (total, height)
         if depth + found[1] > MAX_ITEM_DEPTH:
-            raise InputError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
+            raise FieldError(f"it is nested deeper than {MAX_ITEM_DEPTH} levels")
         return found
 
     measure(node, 0)
@@ -182,7 +186,7 @@ def compose(text: str, span: Span) -> Node:
         node = loader.get_single_node()
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"it cannot be read on its own: {problem}") from None
+        raise FieldError(f"it cannot be read on its own: {problem}") from None
     finally:
         loader.dispose()
     assert node is not None
@@ -286,13 +290,13 @@ def _block(data: Any) -> str:
 
 def decode(raw: bytes) -> str:
     if len(raw) > MAX_INPUT_BYTES:
-        raise InputError(
+        raise FieldError(
             f"input is {len(raw)} bytes; the limit is {MAX_INPUT_BYTES} bytes (64 MiB)"
         )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"input is not UTF-8: byte {exc.start} is invalid") from None
+        raise FieldError(f"input is not UTF-8: byte {exc.start} is invalid") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text.replace("\r\n", "\n")
@@ -303,8 +307,8 @@ def _value(text: str, span: Span | None, what: str) -> Any:
         return None
     try:
         return construct(compose(text, span))
-    except InputError as exc:
-        raise InputError(f"{what} cannot be read: {exc.message}") from None
+    except FieldError as exc:
+        raise FieldError(f"{what} cannot be read: {exc.message}") from None
 
 
 def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Document:
@@ -316,7 +320,7 @@ def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Doc
     parsed = read_resource_list(text, fields)
     if parsed.kind not in ("ResourceList", "List"):
         shown = f"kind {parsed.kind!r}" if parsed.kind else "no kind"
-        raise InputError(f"input has {shown}; expected kind ResourceList (or List)")
+        raise FieldError(f"input has {shown}; expected kind ResourceList (or List)")
     flow = parsed.items_flow
     items = [Item(i, text, span, f, flow) for i, (span, f) in enumerate(parsed.items)]
     doc = Document(text, mode, items, parsed)

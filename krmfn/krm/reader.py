@@ -26,7 +26,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from krmfn.krm.errors import InputError
+from krmfn.krm.errors import FieldError
 
 # An event from libyaml: it always carries its marks, which the stubs call optional.
 Ev = Any
@@ -79,11 +79,11 @@ def merge_specs(*specs: FieldSpec) -> FieldSpec:
     return out
 
 
-def _too_deep(line: int) -> InputError:
-    return InputError(f"input nests collections deeper than {MAX_NESTING} levels (line {line})")
+def _too_deep(line: int) -> FieldError:
+    return FieldError(f"input nests collections deeper than {MAX_NESTING} levels (line {line})")
 
 
-def _error(exc: yaml.YAMLError) -> InputError:
+def _error(exc: yaml.YAMLError) -> FieldError:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if "maximum nesting depth" in problem and mark is not None:
@@ -91,7 +91,7 @@ def _error(exc: yaml.YAMLError) -> InputError:
         # bound (1,000) before the parser has handed over level 513: the same answer.
         return _too_deep(mark.line + 1)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return InputError(f"input is not valid YAML{where}: {problem}")
+    return FieldError(f"input is not valid YAML{where}: {problem}")
 
 
 def _kind_of(event: Ev) -> str:
@@ -299,13 +299,13 @@ def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
         reader.next()  # stream start
         event = reader.next()
         if isinstance(event, StreamEndEvent):
-            raise InputError("input is empty: expected a ResourceList")
+            raise FieldError("input is empty: expected a ResourceList")
         root = reader.next()
         if not isinstance(root, MappingStartEvent):
             span = reader.span(root)
             if span.kind == "scalar" and isinstance(root, ScalarEvent) and root.value in _NULLS:
-                raise InputError("input is empty: expected a ResourceList")
-            raise InputError(f"input is a YAML {span.kind}, not a ResourceList")
+                raise FieldError("input is empty: expected a ResourceList")
+            raise FieldError(f"input is a YAML {span.kind}, not a ResourceList")
         parsed = Parsed([])
         parsed.root_flow = bool(root.flow_style)
         while not isinstance(key := reader.next(), MappingEndEvent):
@@ -325,7 +325,7 @@ def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
         parsed.root_close = Reader._start(key)
         reader.next()  # document end
         if not isinstance(reader.next(), StreamEndEvent):
-            raise InputError("input holds more than one YAML document; expected one ResourceList")
+            raise FieldError("input holds more than one YAML document; expected one ResourceList")
         return parsed
     finally:
         reader.close()
@@ -338,4 +338,4 @@ def _read_items(reader: Reader, value: Ev, parsed: Parsed) -> None:
             parsed.items.append(reader.item(element))
     elif not (isinstance(value, ScalarEvent) and value.value in _NULLS and not value.style):
         kind = reader.span(value).kind
-        raise InputError(f"ResourceList items is a YAML {kind}, not a list")
+        raise FieldError(f"ResourceList items is a YAML {kind}, not a list")

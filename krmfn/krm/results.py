@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from krmfn.krm.errors import FieldError
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -33,6 +35,24 @@ class ResourceRef(NamedTuple):
         ns = f"{self.namespace}/" if self.namespace else ""
         return f"{self.api_version}/{self.kind}/{ns}{self.name}"
 
+    def describe(self) -> str:
+        """`Kind namespace/name`, as messages name a resource."""
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+    @classmethod
+    def of(cls, data: Any) -> ResourceRef | None:
+        """The reference to an object given as plain data (a function config, say)."""
+        if not isinstance(data, dict):
+            return None
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        name, namespace = (metadata or {}).get("name"), (metadata or {}).get("namespace")
+        return cls(
+            str(data.get("apiVersion") or ""),
+            str(data.get("kind") or ""),
+            str(name or ""),
+            str(namespace or ""),
+        )
+
 
 class Result(NamedTuple):
     message: str
@@ -41,6 +61,17 @@ class Result(NamedTuple):
     field_path: str = ""
     file_path: str = ""
     file_index: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        error: FieldError,
+        resource: ResourceRef | None = None,
+        file: tuple[str, int | None] = ("", None),
+        prefix: str = "",
+    ) -> Result:
+        """The error result for a FieldError, about `resource` (read from `file`)."""
+        return cls(prefix + error.message, Severity.ERROR, resource, error.path, *file)
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"message": self.message, "severity": self.severity.value}

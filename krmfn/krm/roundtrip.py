@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from krmfn.krm.document import Item
+from krmfn.krm.document import Item, check_size
+from krmfn.krm.errors import FieldError
 
 # PyYAML's resolver reads YAML 1.1 like kubectl and the API machinery do: `yes`, `on`,
 # `12:30`, `0777` are not strings there even though YAML 1.2 says they are.
@@ -110,20 +111,39 @@ def _without_tabs(text: str) -> str:
     return spaced
 
 
+def _cannot_edit(item: Item, problem: str) -> FieldError:
+    return FieldError(f"{item.describe()} cannot be edited: {problem}")
+
+
 class RoundTrip:
-    """A ruamel view of one item: `data` is edited in place, `text()` renders it."""
+    """A ruamel view of one item: `data` is edited in place, `text()` renders it. Both
+    raise FieldError for an item that cannot be edited (too big, or text ruamel cannot
+    read or write), so nothing is touched."""
 
     def __init__(self, item: Item) -> None:
         self.item = item
+        try:
+            check_size(item.node)
+        except FieldError as exc:
+            raise _cannot_edit(item, exc.message) from None
         self._style = _indent_style(item.node)
         self._source = item.source
         text = _dedent(self._source, item.column)
         try:
-            self.data: Any = _yaml(*self._style).load(text)
+            self.data: Any = self._load(text)
+        except Exception as exc:  # whatever ruamel raises for text it cannot read
+            # ruamel's errors carry the problem apart from the context it was found in.
+            lines = str(exc).strip().splitlines()
+            problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
+            raise _cannot_edit(item, problem) from None
+
+    def _load(self, text: str) -> Any:
+        try:
+            return _yaml(*self._style).load(text)
         except Exception:
             if "\t" not in text:
                 raise
-            self.data = _yaml(*self._style).load(_without_tabs(text))
+            return _yaml(*self._style).load(_without_tabs(text))
 
     def text(self) -> tuple[str, bool]:
         """The edited item's text, and whether its comments had to be left out: ruamel
@@ -141,7 +161,7 @@ class RoundTrip:
             return out, False
         out = self._dump(to_ruamel(to_plain(self.data)))
         if not self._reads_back(out):
-            raise ValueError("the edited item cannot be written as valid YAML")
+            raise _cannot_edit(self.item, "the edited item cannot be written as valid YAML")
         return out, True
 
     def _dump(self, data: Any) -> str:
