@@ -577,16 +577,14 @@ def profile(workdir: Path, deployments: int, templates: bool, config_maps: int, 
     from krmfn.krm import run
     from krmfn.processor import ModelArtifactsFunction
 
-    def run_function(raw: bytes, mode: str) -> object:
-        return run(ModelArtifactsFunction(), raw)
-
+    function = ModelArtifactsFunction()
     raw = generate(deployments, templates=templates, config_maps=config_maps).text.encode()
-    run_function(raw, "resourcelist")  # imports and caches out of the profile
+    run(function, raw)  # imports and caches out of the profile
     print(f"\n### In-process, {deployments:,} Deployments\n")
-    print("`run_function`: " + garbage_collection(lambda: run_function(raw, "resourcelist")))
+    print("`krm.run`: " + garbage_collection(lambda: run(function, raw)))
     profiler = cProfile.Profile()
     profiler.enable()
-    run_function(raw, "resourcelist")
+    run(function, raw)
     profiler.disable()
     for order in ("tottime", "cumulative"):
         buf = io.StringIO()
