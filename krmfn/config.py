@@ -10,8 +10,8 @@ from krmfn.kinds import WORKLOAD_KINDS
 from krmfn.krm.errors import FieldError
 from krmfn.sources import DEFAULT_MOUNT_ROOT
 
-API_VERSION = "krmfn.llm-d.ai/v1alpha1"
-KIND = "ModelArtifacts"
+CONFIG_API_VERSION = "krmfn.llm-d.ai/v1alpha1"
+CONFIG_KIND = "ModelArtifacts"
 
 
 class Config(BaseModel):
@@ -82,7 +82,7 @@ def parse_config(function_config: Any) -> Config:
         if not isinstance(data, dict):
             raise FieldError("must be a mapping", "data")
         fields = _from_strings(data)
-    elif kind == KIND and function_config.get("apiVersion") == API_VERSION:
+    elif kind == CONFIG_KIND and function_config.get("apiVersion") == CONFIG_API_VERSION:
         prefix = "spec"
         spec = function_config.get("spec") or {}
         if not isinstance(spec, dict):
@@ -92,7 +92,7 @@ def parse_config(function_config: Any) -> Config:
             fields["kinds"] = tuple(fields["kinds"])
     else:
         raise FieldError(
-            f"functionConfig must be a ConfigMap or {API_VERSION} {KIND},"
+            f"functionConfig must be a ConfigMap or {CONFIG_API_VERSION} {CONFIG_KIND},"
             f" not {function_config.get('apiVersion')} {kind}"
         )
     try:

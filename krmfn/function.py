@@ -13,10 +13,10 @@ from typing import Any, NamedTuple
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
-from krmfn.kinds import is_model_service
+from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, is_model_service
 from krmfn.krm import Document, FieldError, Item, Result, Severity
 from krmfn.krm.results import ResourceRef
-from krmfn.modelservice import API_VERSION, KIND, Identity, ModelService, load
+from krmfn.modelservice import Identity, ModelService, load
 from krmfn.render import RenderedRole, Renderer
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.targets import Target, discover, ms_key, not_found
@@ -135,7 +135,7 @@ def _load_config_service(
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     name = str((metadata or {}).get("name") or "")
     namespace = str((metadata or {}).get("namespace") or "")
-    ref = ResourceRef(API_VERSION, KIND, name, namespace)
+    ref = ResourceRef(MODELSERVICE_API_VERSION, MODELSERVICE_KIND, name, namespace)
     if not name:
         ctx.result(ref, Severity.ERROR, "is required", "metadata.name")
         return None

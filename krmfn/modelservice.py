@@ -11,11 +11,10 @@ from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, WORKLOAD_KI
 from krmfn.krm.errors import FieldError
 from krmfn.krm.results import ResourceRef
 from krmfn.names import sanitize
+from krmfn.paths import format_path
 from krmfn.selectors import TargetSelector
 from krmfn.sources import Options, Source, parse_uri
 
-API_VERSION = MODELSERVICE_API_VERSION
-KIND = MODELSERVICE_KIND
 ROLES = ("decode", "prefill")
 
 
@@ -134,7 +133,9 @@ class ModelService(NamedTuple):
     @property
     def ref(self) -> str:
         """`ModelService namespace/name`, for messages."""
-        return ResourceRef(API_VERSION, KIND, self.name, self.namespace).describe()
+        return ResourceRef(
+            MODELSERVICE_API_VERSION, MODELSERVICE_KIND, self.name, self.namespace
+        ).describe()
 
     def serves(self, namespace: str) -> bool:
         """Whether workloads of this namespace can be its targets."""
@@ -165,16 +166,6 @@ class ModelService(NamedTuple):
 
     def ports(self) -> dict[str, int]:
         return {p.name: p.port for p in self.spec.routing.ports or []}
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
 
 
 def _type_name(value: Any) -> str:
@@ -257,7 +248,7 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
         for error in exc.errors():
             # A union reports one error per member; keep the first per field.
             loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
-            path = _path(loc)
+            path = format_path(loc)
             problems.setdefault(path, FieldError(_describe(error), path))
         return list(problems.values())
     spec = manifest.spec

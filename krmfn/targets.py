@@ -12,10 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, WORKLOAD_KINDS
+from krmfn.kinds import (
+    MODEL_LABEL,
+    MODELSERVICE_API_VERSION,
+    MODELSERVICE_KIND,
+    ROLE_LABEL,
+    WORKLOAD_KINDS,
+)
 from krmfn.krm import Item
 from krmfn.krm.errors import FieldError
-from krmfn.modelservice import API_VERSION, KIND, ROLES, ModelService
+from krmfn.modelservice import ROLES, ModelService
 from krmfn.names import sanitize
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.workloads import holds_roles
@@ -101,8 +107,8 @@ def _owned_by(item: Item, ms: ModelService) -> bool:
         if (
             isinstance(ref, dict)
             and ref.get("name") == ms.name
-            and ref.get("kind") == KIND
-            and ref.get("apiVersion") == API_VERSION
+            and ref.get("kind") == MODELSERVICE_KIND
+            and ref.get("apiVersion") == MODELSERVICE_API_VERSION
         ):
             return True
     return False
