@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from krmfn import record
+from krmfn import prefetch, record
 from krmfn.journal import ABSENT, Journal, get, indexed, undo
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.krm.errors import FieldError
@@ -76,10 +76,9 @@ def _merge_container(
     if spec.command:
         journal.set((*path, "command"), list(spec.command))
     args = list(spec.args or [])
-    revision = source.revision
-    if spec.mountModelVolume and revision and not _has_revision(journal.get((*path, "args")), args):
-        # vLLM takes the revision as an option; options may precede the model argument.
-        args.append(f"--revision={revision}")
+    if spec.mountModelVolume:
+        own = journal.get((*path, "args"))
+        args += source.args([*args, *(map(str, own) if isinstance(own, list) else [])])
     journal.prefix((*path, "args"), args)
     explicit_env = set()
     for var in spec.env or []:
@@ -102,6 +101,15 @@ def _merge_container(
 def _mount(
     journal: Journal, path: Path, source: Source, workload: str, explicit_env: set[str]
 ) -> None:
+    if source.volume() is not None:
+        _mount_volume(journal, path, source, workload)
+    for entry in source.env():
+        if entry["name"] not in explicit_env:
+            journal.ensure((*path, "env"), [])
+            journal.set((*path, "env", Match("name", entry["name"])), entry)
+
+
+def _mount_volume(journal: Journal, path: Path, source: Source, workload: str) -> None:
     root = source.options.mount_root
     mounts = journal.get((*path, "volumeMounts"))
     for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
@@ -119,15 +127,30 @@ def _mount(
             )
     journal.ensure((*path, "volumeMounts"), [])
     journal.set((*path, "volumeMounts", Match("name", VOLUME_NAME)), source.mount())
-    for entry in source.env():
-        if entry["name"] not in explicit_env:
-            journal.ensure((*path, "env"), [])
-            journal.set((*path, "env", Match("name", entry["name"])), entry)
 
 
-def _has_revision(own: Any, args: list[str]) -> bool:
-    given = [*args, *(own if isinstance(own, list) else [])]
-    return any(str(a) == "--revision" or str(a).startswith("--revision=") for a in given)
+def _first_marked(journal: Journal, template: Path, rendered: RenderedRole) -> Path | None:
+    """The template's first container (then init container) the role marks."""
+    for list_name, specs in (
+        ("containers", rendered.containers),
+        ("initContainers", rendered.init_containers),
+    ):
+        for spec in specs:
+            path = _container(template, list_name, spec.name)
+            if spec.mountModelVolume and journal.get(path) is not ABSENT:
+                return path
+    return None
+
+
+def _ephemeral_storage(journal: Journal, container: Path, size: str | int | float) -> None:
+    """Request the node disk an emptyDir of `size` takes, unless the container requests
+    some of its own."""
+    requests = (*container, "resources", "requests")
+    if journal.get((*requests, "ephemeral-storage")) is not ABSENT:
+        return
+    journal.ensure((*container, "resources"), {})
+    journal.ensure(requests, {})
+    journal.set((*requests, "ephemeral-storage"), size)
 
 
 def _accelerators(journal: Journal, template: Path, role: Role) -> None:
@@ -233,15 +256,17 @@ def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Pa
 
 def apply_roles(
     obj: Any, kind: str, workload: str, renderer: Renderer, roles: list[tuple[str, RenderedRole]]
-) -> None:
+) -> str:
     """Apply roles of one ModelService to one workload (a ruamel mapping, edited in
-    place): one role, or several for a DisaggregatedSet. Raises FieldError; the caller
-    then drops the object."""
+    place): one role, or several for a DisaggregatedSet. Returns the image of the first
+    container the ModelService marks ("" if none), which a prefetch Job can run. Raises
+    FieldError; the caller then drops the object."""
     ms = renderer.ms
     matched = not _selector_breaks(obj, kind)
     take_back(obj)
     journal = Journal(obj, workload)
     sites = _sites(obj, kind, workload, [name for name, _ in roles])
+    images = []
     for templates in sites:
         for template in templates:
             renderer.workload(journal, template, workload)
@@ -254,11 +279,13 @@ def apply_roles(
         role = rendered.role
         if role.replicas is not None and not ms.spec.decoupleScaling:
             journal.set((*role_spec(kind, role_name), "replicas"), role.replicas)
+        volume = ms.source.volume()
         for template in templates:
-            journal.ensure((*template, "spec"), {})
-            journal.ensure((*template, "spec", "volumes"), [])
-            volume = {"name": VOLUME_NAME, **ms.source.volume()}
-            journal.set((*template, "spec", "volumes", Match("name", VOLUME_NAME)), volume)
+            if volume is not None:
+                journal.ensure((*template, "spec"), {})
+                journal.ensure((*template, "spec", "volumes"), [])
+                named = {"name": VOLUME_NAME, **volume}
+                journal.set((*template, "spec", "volumes", Match("name", VOLUME_NAME)), named)
         for list_name, specs in (
             ("initContainers", rendered.init_containers),
             ("containers", rendered.containers),
@@ -266,7 +293,23 @@ def apply_roles(
             for index, spec in enumerate(specs):
                 where = f"spec.{role_name}.{list_name}[{index}]"
                 _merge_containers(journal, templates, list_name, spec, ms.source, where, workload)
+        size = ms.source.ephemeral_storage()
         for template in templates:
+            marked = _first_marked(journal, template, rendered)
+            if marked is not None:
+                image = journal.get((*marked, "image"))
+                images.append(image if isinstance(image, str) else "")
+            if marked is not None and size is not None:
+                _ephemeral_storage(journal, marked, size)
+            if marked is not None and ms.source.options.prefetch:
+                if not images[-1]:
+                    raise FieldError(
+                        f"{workload}: its first marked container has no image for the"
+                        " init container that waits for the prefetch Job",
+                        format_path((*marked, "image")),
+                    )
+                waiter = prefetch.waiter(ms.source, images[-1])
+                journal.prefix((*template, "spec", "initContainers"), [waiter])
             _accelerators(journal, template, role)
             _labels(journal, (*template, "metadata"), {**labels, ROLE_LABEL: role_name})
     broken = _selector_breaks(obj, kind)
@@ -279,6 +322,7 @@ def apply_roles(
         )
     if journal.ops:
         _record(journal, ms, [name for name, _ in roles])
+    return images[0] if images else ""
 
 
 def _record(journal: Journal, ms: ModelService, roles: list[str]) -> None:

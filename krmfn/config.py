@@ -27,6 +27,8 @@ class Config(BaseModel):
     tokenSecretKey: str = Field(default="HF_TOKEN", min_length=1)
     tokenOptional: bool = False
     imagePullPolicy: Literal["", "Always", "IfNotPresent", "Never"] = ""
+    hfEndpoint: str = ""
+    ephemeralStorageRequest: bool = True
 
     @field_validator("kinds")
     @classmethod
@@ -50,7 +52,7 @@ class Config(BaseModel):
 
 
 _BOOLS = {"true": True, "false": False}
-_BOOL_FIELDS = ("strict", "readOnly", "tokenOptional")
+_BOOL_FIELDS = ("strict", "readOnly", "tokenOptional", "ephemeralStorageRequest")
 
 
 def _from_strings(data: dict[str, Any]) -> dict[str, Any]:

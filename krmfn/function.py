@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from krmfn import generate
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
@@ -20,6 +21,7 @@ from krmfn.modelservice import Identity, ModelService, load
 from krmfn.render import RenderedRole, Renderer
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.targets import Target, discover, ms_key, not_found
+from krmfn.workloads import pods
 
 # A ModelService in the items (its results name its file), or given as the config.
 Origin = Item | ResourceRef
@@ -48,6 +50,8 @@ class _Edit(NamedTuple):
     text: str | None  # None: applying changed nothing
     comments_lost: bool
     secrets: list[tuple[str, str, str]]  # (field path, container, env var)
+    image: str  # of the first container the ModelService marks
+    pods: int
 
 
 def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) -> _Edit:
@@ -58,9 +62,10 @@ def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) ->
     view = RoundTrip(item)
     before = to_plain(view.data)
     rendered = [(role, roles[role]) for role in target.roles]
-    apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
+    image = apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
     text, lost = view.text() if to_plain(view.data) != before else (None, False)
-    return _Edit(item, text, lost, literal_secrets(view.data, item.kind))
+    secrets = literal_secrets(view.data, item.kind)
+    return _Edit(item, text, lost, secrets, image, pods(item.kind, view.data))
 
 
 def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target]) -> None:
@@ -77,6 +82,20 @@ def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: lis
         except FieldError as exc:
             ctx.error(target.item, exc, f"{ms.ref}: ")
             return
+    # kpt writes new items to the file their path annotation names: beside the
+    # ModelService's, or the first workload's for a ModelService given as the config.
+    about = origin if isinstance(origin, Item) else targets[0].item
+    image = next((e.image for e in edits if e.image), "")
+    try:
+        namespace = ms.namespace or targets[0].item.namespace
+        generated = generate.items(ms, image, namespace, about.file[0])
+    except FieldError as exc:
+        ctx.error(origin, exc)
+        return
+    warning = generate.claim_warning(ctx.doc, ms, namespace, generated, sum(e.pods for e in edits))
+    if warning is not None:
+        ctx.result(origin, Severity.WARNING, *warning)
+    made_ahead = generate.upsert(ctx.doc, ms, generated)
     for edit in edits:
         if edit.text is not None:
             ctx.doc.replace(edit.item, edit.text)
@@ -97,10 +116,16 @@ def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: lis
                 path,
             )
     applied = ", ".join(f"{t.item.describe()} ({', '.join(t.roles)}, by {t.how})" for t in targets)
+    made = [
+        f"{d['kind']} {d['metadata']['name']}"
+        for d in generated
+        if generate.key(d) not in made_ahead
+    ]
+    also = f"; generated {', '.join(made)}" if made else ""
     ctx.result(
         origin,
         Severity.INFO,
-        f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}) to {applied}",
+        f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}) to {applied}{also}",
     )
 
 

@@ -25,8 +25,8 @@ from krmfn.names import is_secret_name
 from krmfn.paths import Match, Part, Path, format_path
 
 # Enough to tell whether a value is still the one written (a user who changed it to
-# another value with the same digest is one in four billion), short in the record.
-DIGEST_LENGTH = 8
+# another value with the same digest is one in sixteen million), short in the record.
+DIGEST_LENGTH = 6
 
 
 class _Absent:
@@ -49,7 +49,7 @@ class Kind(StrEnum):
     ADD = "add"  # the value was absent: taking it back removes it
     SET = "set"  # the value replaced `prior`: taking it back restores it
     PREFIX = "prefix"  # `elements` elements put in front of a list
-    MERGE = "merge"  # keys added to a mapping, with their values (`prior`): labels
+    MERGE = "merge"  # keys added to a mapping (`prior`: their names): labels
 
 
 class Op(NamedTuple):
@@ -227,8 +227,8 @@ class Journal:
         self.ops.append(Op(Kind.PREFIX, path, digest, elements=len(values), created=created))
 
     def merge(self, path: Path, entries: dict[str, str]) -> None:
-        """Add the keys a mapping does not have; a key it has keeps its value. The keys
-        added are recorded with their values (labels: short, and never credentials)."""
+        """Add the keys a mapping does not have; a key it has keeps its value. One op
+        records the keys added and a digest of their values."""
         self.ensure(path, {})
         mapping = get(self.root, path)
         added = {key: value for key, value in entries.items() if key not in mapping}
@@ -236,7 +236,8 @@ class Journal:
             return
         for key, value in added.items():
             mapping[key] = to_ruamel(value)
-        self.ops.append(Op(Kind.MERGE, path, "", added, created=self._claim(path)))
+        digest, created = fingerprint(added), self._claim(path)
+        self.ops.append(Op(Kind.MERGE, path, digest, tuple(added), created=created))
 
     def unclaimed(self) -> list[Path]:
         """Collections created for edits that no op counts (none, as the edits go)."""
@@ -266,10 +267,15 @@ def undo(root: Any, ops: list[Op]) -> None:
                     del current[0]
                 _prune(root, op.path, op.created)
         elif op.kind is Kind.MERGE:
-            if isinstance(current, dict):
-                for key, value in op.prior.items():
-                    if key in current and to_plain(current[key]) == value:
-                        del current[key]
+            # The keys go only together, while none of them was changed since.
+            keys = op.prior
+            if (
+                isinstance(current, dict)
+                and all(k in current for k in keys)
+                and _same({k: current[k] for k in keys}, op.digest)
+            ):
+                for key in keys:
+                    del current[key]
                 _prune(root, op.path, op.created)
         elif current is not ABSENT and _same(current, op.digest):
             restored = ABSENT if op.prior is REDACTED else op.prior

@@ -51,10 +51,14 @@ class AcceleratorTypes(_Model):
     labelValues: list[str] = Field(min_length=1)
 
 
-class Target(BaseModel):
-    """kustomize's patch target fields; a typo must not silently widen the selection."""
+class _Options(BaseModel):
+    """Options of krmfn's own: a typo must not be silently ignored."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+
+class Target(_Options):
+    """kustomize's patch target fields; a typo must not silently widen the selection."""
 
     group: str | None = None
     version: str | None = None
@@ -83,11 +87,36 @@ class Routing(_Model):
     ports: list[Port] | None = None
 
 
+class PrefetchClaim(_Options):
+    size: str | int
+    storageClassName: str | None = None
+    accessModes: list[str] = Field(default=["ReadWriteMany"], min_length=1)
+
+
+class Prefetch(_Options):
+    image: str | None = None
+    timeoutSeconds: int = Field(default=3600, gt=0)
+    backoffLimit: int = Field(default=4, ge=0)
+    resources: Resources | None = None
+    claim: PrefetchClaim | None = None
+
+
 class ModelArtifacts(_Model):
     uri: str
     authSecretName: str | None = None
     size: str | int | float | None = None
     pullPolicy: str | None = None
+    prefetch: bool | Prefetch = False
+    endpoint: str | None = None
+    region: str | None = None
+    account: str | None = None
+
+    @property
+    def prefetch_options(self) -> Prefetch | None:
+        """The prefetch settings (`prefetch: true` takes every default), or None."""
+        if self.prefetch is True:
+            return Prefetch()
+        return self.prefetch or None
 
 
 class Spec(_Model):
@@ -184,8 +213,10 @@ def _describe(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
         return "is required"
-    if kind == "extra_forbidden":  # only a target forbids unknown fields
-        return f"is not a target field; the fields are {', '.join(Target.model_fields)}"
+    if kind == "extra_forbidden":  # only krmfn's own options forbid unknown fields
+        owners: dict[str, type[BaseModel]] = {"target": Target, "claim": PrefetchClaim}
+        owner = owners.get(str(error["loc"][-2]), Prefetch)
+        return f"is not a known field; the fields are {', '.join(owner.model_fields)}"
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type"):
         expected = {
             "string_type": "a string",
@@ -250,7 +281,11 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
             loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
             path = format_path(loc)
             problems.setdefault(path, FieldError(_describe(error), path))
-        return list(problems.values())
+        # A union member that had the value's type says more than the one that did not
+        # (`prefetch` is a boolean or a mapping: for a mapping, what is wrong inside it).
+        return [
+            p for p in problems.values() if not any(q.startswith(p.path + ".") for q in problems)
+        ]
     spec = manifest.spec
     targets, problems_list = _targets(spec)
     artifacts = spec.modelArtifacts
@@ -263,6 +298,12 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
         token_key=config.tokenSecretKey,
         token_optional=config.tokenOptional,
         pull_policy=artifacts.pullPolicy or config.imagePullPolicy,
+        hf_endpoint=config.hfEndpoint,
+        ephemeral_request=config.ephemeralStorageRequest,
+        endpoint=artifacts.endpoint or "",
+        region=artifacts.region or "",
+        account=artifacts.account or "",
+        prefetch=artifacts.prefetch_options is not None,
     )
     source: Source | None = None
     try:
@@ -292,5 +333,6 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
 def _is_union_tag(part: int | str) -> bool:
     # pydantic names union members in the location ("str", "int", "function-after[...]").
     return isinstance(part, str) and (
-        part in ("str", "int", "float", "bool", "list[str]", "dict[str,any]") or "[" in part
+        part in ("str", "int", "float", "bool", "list[str]", "dict[str,any]", "Prefetch")
+        or "[" in part
     )

@@ -4,10 +4,10 @@
 It is text a person can read in a diff, one op a line (docs/record.md):
 
     v2 llm-d/opt decode
-    merge metadata.labels llm-d.ai/model=facebook-opt-125m,llm-d.ai/role=decode ^1
-    add spec.template.spec.volumes[name=model-storage] 43d2e2b9 ^1
-    set spec.replicas d4735e3a 1
-    prefix spec.template.spec.containers[name=vllm].args 1b2c3d4e 2
+    merge metadata.labels llm-d.ai/model,llm-d.ai/role 5f1a2b ^1
+    add spec.template.spec.volumes[name=model-storage] 43d2e2 ^1
+    set spec.replicas d4735e 1
+    prefix spec.template.spec.containers[name=vllm].args 1b2c3d 2
 
 Records of version 1 (one line of JSON) are still read, and taken back like new ones.
 """
@@ -15,6 +15,7 @@ Records of version 1 (one line of JSON) are still read, and taken back like new 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
 
 from krmfn.journal import REDACTED, Kind, Op
@@ -53,14 +54,11 @@ def _line(op: Op) -> str:
     path = format_path(op.path)
     if len(path.split()) != 1:
         raise FieldError(f"{path!r} cannot be recorded: a key or name holds white space", path)
-    if op.kind is Kind.MERGE:
-        # Labels, written as a label selector would: `key=value,key=value`.
-        pairs = [f"{k}={v}" for k, v in op.prior.items()]
-        if any(len(p.split()) != 1 or p.count("=") != 1 or "," in p for p in pairs):
-            raise FieldError(f"{pairs!r} cannot be recorded as labels", path)
-        words = [op.kind.value, path, ",".join(pairs)]
-        return " ".join([*words, f"^{op.created}"] if op.created else words)
     words = [op.kind.value, path, op.digest]
+    if op.kind is Kind.MERGE:
+        if any(len(k.split()) != 1 or "," in k for k in op.prior):
+            raise FieldError(f"{list(op.prior)!r} cannot be recorded as keys", path)
+        words.insert(2, ",".join(op.prior))
     if op.kind is Kind.PREFIX:
         words.append(str(op.elements))
     if op.created:
@@ -97,16 +95,23 @@ def _op(line: str) -> Op:
     kind_word, path_text, rest = line.split(" ", 2)
     kind, path = Kind(kind_word), parse_path(path_text)
     if kind is Kind.MERGE:
-        pairs, _, rest = rest.partition(" ")
-        added = dict(pair.split("=") for pair in pairs.split(","))
-        return Op(kind, path, "", added, created=_created(rest))
+        keys, _, rest = rest.partition(" ")
+        digest, _, rest = rest.partition(" ")
+        return Op(kind, path, _digest(digest), tuple(keys.split(",")), created=_created(rest))
     digest, _, rest = rest.partition(" ")
+    digest = _digest(digest)
     if kind is Kind.SET:
         return Op(kind, path, digest, REDACTED if rest == "*" else json.loads(rest))
     if kind is Kind.PREFIX:
         elements, _, rest = rest.partition(" ")
         return Op(kind, path, digest, elements=int(elements), created=_created(rest))
     return Op(kind, path, digest, created=_created(rest))
+
+
+def _digest(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{6,64}", text):
+        raise ValueError(text)
+    return text
 
 
 def _created(text: str) -> int:

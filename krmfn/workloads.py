@@ -55,3 +55,20 @@ def all_pod_templates(kind: str, obj: Any) -> list[Path]:
     """Every pod template of the workload, whatever role it belongs to."""
     roles = role_names(kind, obj) if holds_roles(kind) else [""]
     return [path for role in roles for path in pod_templates(kind, obj, role)]
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def pods(kind: str, obj: Any) -> int:
+    """How many pods the workload runs (replicas, times a group's size; defaults of 1)."""
+    if kind == DISAGGREGATED:
+        roles = get(obj, ("spec", "roles"))
+        return (
+            sum(pods("LeaderWorkerSet", r) for r in roles if isinstance(r, dict))
+            if isinstance(roles, list)
+            else 0
+        )
+    size = get(obj, ("spec", "leaderWorkerTemplate", "size")) if kind in _LEADER_WORKER else 1
+    return _count(get(obj, ("spec", "replicas"))) * _count(size)

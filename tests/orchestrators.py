@@ -65,7 +65,7 @@ def uri_error(ref: str, uri: str) -> str:
         f"[error] llm-d.ai/v1alpha1/ModelService/{ref} spec.modelArtifacts.uri:"
         f" unsupported URI '{uri}'; supported schemes: hf://, pvc://"
     )
-    return re.escape(fixed) + r"(, [a-z+]+://)*"
+    return re.escape(fixed) + r"(, [a-z0-9+]+://)*"
 
 
 def tool_env(bin_dir: Path) -> dict[str, str]:

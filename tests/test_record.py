@@ -80,8 +80,8 @@ OPS = [
     Op(
         Kind.MERGE,
         ("metadata", "labels"),
-        "",
-        {"llm-d.ai/role": "decode", "llm-d.ai/model": "m"},
+        "5f1a2b",
+        ("llm-d.ai/role", "llm-d.ai/model"),
         created=1,
     ),
 ]
@@ -91,7 +91,7 @@ set spec.replicas d4735e3a 1
 set spec.containers[name=v].env[name=TOKEN] 0a1b2c3d *
 set spec.x 0a1b2c3d {"name":"HF_HOME","value":"/my cache"}
 prefix spec.containers[name=v].args 054d8a5e 2 ^1
-merge metadata.labels llm-d.ai/role=decode,llm-d.ai/model=m ^1"""
+merge metadata.labels llm-d.ai/role,llm-d.ai/model 5f1a2b ^1"""
 
 
 def test_each_op_kind_has_one_line_that_reads_back() -> None:
@@ -112,6 +112,7 @@ def test_each_op_kind_has_one_line_that_reads_back() -> None:
         "v2 a/b decode\nadd spec.x 1234 2",
         "v2 a/b decode\nset spec.x 1234 {not json",
         "v2 a/b decode\nmerge metadata.labels a",
+        "v2 a/b decode\nmerge metadata.labels a 1234 2",
         '{"v":1,"ops":[{"op":"move","path":["a"],"hash":"1"}]}',
         '{"v":2}',
         "",
@@ -151,7 +152,8 @@ def test_version_1_ops_read_as_version_2_ops() -> None:
 
 def test_the_record_of_one_role_fits_in_900_characters() -> None:
     # The issue's yardstick: hf://facebook/opt-125m with authSecretName and size, an init
-    # container and a container marked. Version 1 wrote 2,228 characters for it.
+    # container and a container marked (and, since, the node disk its emptyDir takes).
+    # Version 1 wrote 2,228 characters for it.
     output = yaml.safe_load(run_case(FIXTURES / "hf-basic").stdout)
     decode = next(i for i in output["items"] if i["metadata"]["name"] == "opt-decode")
     written = decode["metadata"]["annotations"][record.ANNOTATION]

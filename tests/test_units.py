@@ -96,15 +96,15 @@ def test_pvc_uri(uri: str, path: str, mounted: str) -> None:
     [
         (
             "HF://a/b",
-            "unsupported URI 'HF://a/b'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+            "unsupported URI 'HF://a/b'; supported schemes: hf://, pvc://, pvc+hf://, oci://, s3://, gs://, az://",
         ),
         (
-            "s3://b/x",
-            "unsupported URI 's3://b/x'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+            "gcs://b/x",
+            "unsupported URI 'gcs://b/x'; supported schemes: hf://, pvc://, pvc+hf://, oci://, s3://, gs://, az://",
         ),
         (
             "facebook/opt",
-            "unsupported URI 'facebook/opt'; supported schemes: hf://, pvc://, pvc+hf://, oci://",
+            "unsupported URI 'facebook/opt'; supported schemes: hf://, pvc://, pvc+hf://, oci://, s3://, gs://, az://",
         ),
         (
             "hf://a",

@@ -203,7 +203,16 @@ def construct(node: Node) -> Any:
 
 
 class Document:
-    __slots__ = ("_edits", "function_config", "items", "mode", "parsed", "prior_results", "text")
+    __slots__ = (
+        "_added",
+        "_edits",
+        "function_config",
+        "items",
+        "mode",
+        "parsed",
+        "prior_results",
+        "text",
+    )
 
     def __init__(self, text: str, mode: Mode, items: list[Item], parsed: Parsed) -> None:
         self.text = text
@@ -213,14 +222,24 @@ class Document:
         self.function_config: Any = None
         self.prior_results: list[Any] = []
         self._edits: dict[int, tuple[int, int, str]] = {}
+        self._added: list[dict[str, Any]] = []
 
     def replace(self, item: Item, new_text: str) -> None:
         self._edits[item.position] = (item.start, item.end, new_text)
 
     def drop(self, item: Item) -> None:
-        """Leave a document of a stream out of the output, with its `---` line and the
-        comments before its content (Helm's `# Source:` line)."""
-        assert self.mode == "stream"
+        """Leave an item out of the output: a function drops only what it owns (kpt
+        deletes the file of an item missing from the output)."""
+        if self.mode == "stream":
+            self._edits[item.position] = self._document_span(item)
+        elif self.parsed.items_flow:
+            self._edits[item.position] = self._flow_span(item)
+        else:
+            self._edits[item.position] = self._block_span(item)
+
+    def _document_span(self, item: Item) -> tuple[int, int, str]:
+        """A document of a stream with its `---` line and the comments before its content
+        (Helm's `# Source:` line)."""
         before = self.items[item.position - 1].end if item.position else 0
         separators = list(_SEPARATOR.finditer(self.text, before, item.start))
         start = separators[-1].start() if separators else before
@@ -229,17 +248,71 @@ class Document:
             following = self.items[item.position + 1]
             found = _SEPARATOR.search(self.text, item.end, following.start)
             end = found.start() if found else following.start
-        self._edits[item.position] = (start, end, "")
+        return start, end, ""
+
+    def _block_span(self, item: Item) -> tuple[int, int, str]:
+        """An item of a block list: its lines, from its `- ` line to its last."""
+        return self._line_start(item.start), self._line_end(item.end), ""
+
+    def _line_start(self, at: int) -> int:
+        return self.text.rfind("\n", 0, at) + 1
+
+    def _line_end(self, at: int) -> int:
+        """Just after the line break that ends the line `at` is on (the end of the text)."""
+        found = self.text.find("\n", at)
+        return found + 1 if found >= 0 else len(self.text)
+
+    def _flow_span(self, item: Item) -> tuple[int, int, str]:
+        """An element of a flow list with the comma that joins it to its neighbour."""
+        if item.position:
+            return self.items[item.position - 1].end, item.end, ""
+        if len(self.items) > 1:
+            return item.start, self.items[1].start, ""
+        return item.start, item.end, ""
+
+    def append(self, data: dict[str, Any]) -> None:
+        """A new item, written at the end of the list in the list's style."""
+        self._added.append(data)
+
+    def _added_text(self, kept: bool) -> tuple[int, str]:
+        """Where the new items go, and their text; `kept`: whether any item is left."""
+        if self.mode == "stream":
+            ended = not self.text or self.text.endswith("\n")
+            documents = "".join("---\n" + _block(data) for data in self._added)
+            return len(self.text), ("" if ended else "\n") + documents
+        if not self.items:
+            raise FieldError("a ResourceList without items cannot be given new ones")
+        last = self.items[-1]
+        if self.parsed.items_flow:
+            elements = [json.dumps(data, ensure_ascii=False) for data in self._added]
+            return last.end, "".join(
+                (", " if kept or i else "") + e for i, e in enumerate(elements)
+            )
+        # The dash and the indentation of the list's last item, as it wrote them; the new
+        # items go on the lines after its own.
+        prefix = self.text[self._line_start(last.start) : last.start]
+        dash = prefix.index("-") if prefix.strip() == "-" else max(len(prefix) - 2, 0)
+        first = " " * dash + "-" + " " * (len(prefix) - dash - 1 if prefix.strip() == "-" else 1)
+        indent = " " * len(first)
+        out = []
+        for data in self._added:
+            lines = _block(data).rstrip("\n").split("\n")
+            out.append(first + lines[0] + "".join("\n" + indent + x for x in lines[1:]) + "\n")
+        at = self._line_end(last.end)
+        if not self.text.endswith("\n") and at == len(self.text):
+            return at, "\n" + "".join(out).rstrip("\n")
+        return at, "".join(out)
 
     def render(self, results: list[Result]) -> str:
         """The output text: the input with edited items spliced in, results appended."""
+        edits = list(self._edits.values())
+        if self._added:
+            kept = len(self.items) > sum(1 for _, _, new in edits if not new)
+            at, added = self._added_text(kept)
+            edits.append((at, at, added))
         pieces: list[str] = []
         cursor = 0
-        for item in self.items:
-            edit = self._edits.get(item.position)
-            if edit is None:
-                continue
-            start, end, new = edit
+        for start, end, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
             pieces.append(self.text[cursor:start])
             pieces.append(new)
             cursor = end
@@ -277,10 +350,22 @@ class Document:
         return tail[:start] + prefix + merged + tail[end:]
 
 
+class _Dumper(yaml.CSafeDumper):
+    """Writes a multi-line string as a literal block, as a person would."""
+
+
+def _text(dumper: _Dumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def _block(data: Any) -> str:
     return yaml.dump(
         data,
-        Dumper=yaml.CSafeDumper,
+        Dumper=_Dumper,
         default_flow_style=False,
         sort_keys=False,
         allow_unicode=True,

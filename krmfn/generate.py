@@ -1,0 +1,94 @@
+"""The items a ModelService generates beside its workloads (a prefetch Job, and its claim
+if asked for), and putting them in the list once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from krmfn import prefetch
+from krmfn.krm import Document, FieldError, Item
+from krmfn.modelservice import ModelService
+from krmfn.sources import HuggingFaceCacheOnClaim
+
+CLAIM_MODES_FIELD = "spec.modelArtifacts.prefetch.claim.accessModes"
+
+
+def items(ms: ModelService, image: str, namespace: str, file: str) -> list[dict[str, Any]]:
+    """What the ModelService generates: `image` is its first marked container's (for the
+    Job, unless `prefetch.image` says), `file` where kpt read the ModelService from (the
+    new items go beside it). Raises FieldError."""
+    settings = ms.spec.modelArtifacts.prefetch_options
+    if settings is None:
+        return []
+    source = ms.source
+    assert isinstance(source, HuggingFaceCacheOnClaim)  # only it prefetches
+    image = settings.image or image
+    if not image:
+        raise FieldError(
+            "prefetch needs an image with python3 and huggingface_hub, and no target has a"
+            " marked container to take it from: set it",
+            "spec.modelArtifacts.prefetch.image",
+        )
+    generated = [prefetch.job(ms, source, namespace, image)]
+    claim = prefetch.claim(ms, source, namespace)
+    if claim is not None:
+        generated.append(claim)
+    return prefetch.placed(generated, file, ms)
+
+
+def key(data: dict[str, Any]) -> tuple[str, str, str]:
+    return data["kind"], data["metadata"].get("namespace", ""), data["metadata"]["name"]
+
+
+def upsert(
+    doc: Document, ms: ModelService, generated: list[dict[str, Any]]
+) -> dict[tuple[str, str, str], Item]:
+    """Put generated items in the list once. Those generated earlier stay as they are
+    while they are what would be generated now; else they all leave and the new ones come,
+    in order, as a fresh run writes them. An item of the same name the user wrote is the
+    user's (a claim made ahead): it is not generated, and it is returned by its key."""
+    by = prefetch.by(ms)
+    ours = [i for i in doc.items if i.annotations.get(prefetch.GENERATED_BY) == by]
+    theirs = {(i.kind, i.namespace, i.name): i for i in doc.items if i not in ours}
+    wanted = [data for data in generated if key(data) not in theirs]
+    present = [prefetch.comparable(item.construct()) for item in ours]
+    if present != [prefetch.comparable(data) for data in wanted]:
+        for item in ours:
+            doc.drop(item)
+        for data in wanted:
+            doc.append(data)
+    return {key(data): theirs[key(data)] for data in generated if key(data) in theirs}
+
+
+def claim_warning(
+    doc: Document, ms: ModelService, namespace: str, generated: list[dict[str, Any]], pods: int
+) -> tuple[str, str] | None:
+    """(message, field) when the prefetch claim, generated or the user's, cannot be
+    mounted by several pods on several nodes while the Job writes to it; else None."""
+    source = ms.source
+    if pods < 2 or not isinstance(source, HuggingFaceCacheOnClaim) or not source.options.prefetch:
+        return None
+    user = next(
+        (
+            i
+            for i in doc.items
+            if i.kind == "PersistentVolumeClaim"
+            and (i.namespace, i.name) == (namespace, source.claim)
+            and i.annotations.get(prefetch.GENERATED_BY) != prefetch.by(ms)
+        ),
+        None,
+    )
+    made = [d for d in generated if d["kind"] == "PersistentVolumeClaim"]
+    claim = user.construct() if user is not None else (made[0] if made else None)
+    if not isinstance(claim, dict):
+        return None
+    modes = (claim.get("spec") or {}).get("accessModes") or []
+    if "ReadWriteMany" in modes:
+        return None
+    whose = "the claim" if user is not None else "the generated claim"
+    message = (
+        f"{whose} {source.claim} is {', '.join(map(str, modes)) or 'without accessModes'},"
+        f" not ReadWriteMany, while {pods} pods mount it and the prefetch Job writes to it:"
+        " pods on other nodes cannot"
+    )
+    return message, CLAIM_MODES_FIELD if user is None else "spec.modelArtifacts.uri"
