@@ -45,8 +45,9 @@ ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
 ARGOCD_IMAGE = "ghcr.io/llm-d-incubation/krmfn-argocd:v0.1.0"
 ARGOCD_DOCKER = ROOT / "integrations" / "argocd" / "docker"
 HELM_POST_RENDERER = ROOT / "integrations" / "helm" / "krmfn-post-renderer"
-SHARED = ROOT.parent / "shared"
-HELM_CHART_OUTPUT = SHARED / "real-world" / "llm-d-modelservice-chart" / "output-pd.yaml"
+# What `helm template` gives for the llm-d-modelservice chart (P/D), written for these
+# tests in that chart's shape, whitespace quirks included.
+HELM_CHART_OUTPUT = ROOT / "tests" / "helm" / "chart-output-pd.yaml"
 HELM_MODELSERVICE = ROOT / "tests" / "helm" / "modelservice.yaml"
 HELM_EXPECTED = ROOT / "tests" / "helm" / "expected-output-pd.yaml"
 
