@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,8 @@ def test_image_runs_as_nobody_read_only_without_network_with_libyaml(image: str)
 
 def test_version_and_image_config(image: str) -> None:
     version = podman(*RUN, image, "--version")
-    local = run(["krmfn", "--version"], podman_env())
+    # The checkout's version, whether or not a krmfn is installed on PATH.
+    local = run([sys.executable, "-m", "krmfn", "--version"], podman_env())
     assert (version.status, version.stdout, version.stderr) == (0, local.stdout, b"")
     assert version.stdout.startswith(b"krmfn ")
     inspected = podman("image", "inspect", image)
