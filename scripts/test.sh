@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, types, then pytest (unit, golden, orchestrators, property
-# tests; the container tests need `bash scripts/build-image.sh` first and skip without it
-# unless CI is set).
+# tests). Tests that run kpt, kubectl, podman, hadolint or the images (built by
+# `bash scripts/build-image.sh`) skip without them, saying what to install, unless CI is set.
 set -euo pipefail
 KRMFN_EXTRAS=test source "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 cd "$ROOT"

@@ -29,8 +29,8 @@ class Outcome:
         return self.stderr.decode() + f"exit status: {self.status}\n"
 
 
-def cases() -> list[Path]:
-    return sorted(p for p in FIXTURES.iterdir() if (p / "input.yaml").is_file())
+def cases(fixtures: Path = FIXTURES) -> list[Path]:
+    return sorted(p for p in fixtures.iterdir() if (p / "input.yaml").is_file())
 
 
 def is_stream(case: Path) -> bool:
@@ -66,8 +66,8 @@ def run_case(case: Path, data: bytes | None = None) -> Outcome:
     return run_cli(command(case), data)
 
 
-def update() -> None:
-    for case in cases():
+def update(fixtures: Path = FIXTURES) -> None:
+    for case in cases(fixtures):
         outcome = run_case(case)
         (case / "expected.yaml").write_bytes(outcome.stdout)
         (case / "expected.txt").write_text(outcome.transcript())

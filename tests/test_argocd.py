@@ -174,6 +174,7 @@ def test_kustomize_mode_without_kubectl_fails_clearly(env: dict[str, str], tmp_p
     )
 
 
+@pytest.mark.needs("kubectl")
 def test_kustomize_mode_prints_the_build(env: dict[str, str]) -> None:
     """kubectl kustomize --enable-alpha-plugins runs the transformer that names krmfn's
     image through `docker`: here the test stand-in, in the sidecar image its own (see
@@ -184,6 +185,7 @@ def test_kustomize_mode_prints_the_build(env: dict[str, str]) -> None:
     assert generated.stdout == kustomize_build(KUSTOMIZE_EXAMPLE, env).stdout
 
 
+@pytest.mark.needs("kubectl")
 def test_kustomize_mode_function_error_gives_no_output(env: dict[str, str], tmp_path: Path) -> None:
     example = Path(shutil.copytree(KUSTOMIZE_EXAMPLE, tmp_path / "example"))
     modelservice = example / "workloads" / "modelservice.yaml"
@@ -202,6 +204,7 @@ NEVER_RAN = (
 )
 
 
+@pytest.mark.needs("kubectl")
 @pytest.mark.parametrize(
     "app",
     [KUSTOMIZE_EXAMPLE / "exec", KUSTOMIZE_EXAMPLE / "workloads"],
@@ -324,6 +327,7 @@ def test_sidecar_docker_refuses_anything_else(
     assert not runs.exists()
 
 
+@pytest.mark.needs("kubectl")
 def test_sidecar_patch_mounts_the_plugin_and_runs_the_cmp_server(tmp_path: Path) -> None:
     """Apply the patch the way kustomize (and kubectl patch) merge it, onto the volumes
     the stock argocd-repo-server already has."""

@@ -73,6 +73,7 @@ def laptop_build(app: Path, tmp_path: Path) -> bytes:
     return built.stdout
 
 
+@pytest.mark.needs("kubectl")
 @pytest.mark.parametrize("app", APPS, ids=lambda app: app.relative_to(ROOT).as_posix())
 def test_generate_in_the_sidecar_prints_what_kubectl_kustomize_prints(
     sidecar: str, tmp_path: Path, app: Path

@@ -3,14 +3,27 @@ its own output, which must change nothing."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.golden import cases, command, fixture_input, is_stream, run_case, run_cli
+from tests.golden import (
+    FIXTURES,
+    cases,
+    command,
+    fixture_input,
+    is_stream,
+    run_case,
+    run_cli,
+    update,
+)
 
 CASES = cases()
+# A case folder holds its input, maybe a functionConfig, and the two expectations.
+INPUTS = {"input.yaml", "config.yaml"}
+EXPECTATIONS = {"expected.yaml", "expected.txt"}
 
 
 def strip_results(text: str) -> str:
@@ -43,11 +56,44 @@ def test_second_run_changes_nothing(case: Path) -> None:
     assert second.status == first.status
 
 
-def test_every_case_regenerates_with_one_command() -> None:
-    # The fixture list is what `python -m tests.golden --update` walks.
-    assert {c.name for c in CASES} >= {"hf-basic", "pvc-path", "errors", "formatting"}
-    for case in CASES:
-        assert fixture_input(case)
+def test_every_fixture_folder_is_a_whole_case() -> None:
+    """The tests and `--update` walk only folders with an input.yaml: anything else
+    under fixtures/ would go untested without a word, and a stray file unread."""
+    problems = {}
+    for entry in sorted(FIXTURES.iterdir()):
+        names = {p.name for p in entry.iterdir()} if entry.is_dir() else set()
+        missing = sorted({"input.yaml", *EXPECTATIONS} - names)
+        unknown = sorted(names - INPUTS - EXPECTATIONS)
+        if missing or unknown:
+            problems[entry.name] = {"missing": missing, "unknown": unknown}
+    assert problems == {}
+    assert [c.name for c in CASES] == sorted(p.name for p in FIXTURES.iterdir())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hf-basic",  # a ResourceList
+        "options",  # with a config.yaml as its functionConfig
+        "errors",  # a non-zero exit
+        "stream-local-config",  # a YAML stream through --stream
+    ],
+)
+def test_update_writes_the_expectations_checked_in(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m tests.golden --update` on a copy of a case's inputs alone gives back
+    the very files the tests above compare with."""
+    source, copy = FIXTURES / name, tmp_path / name
+    copy.mkdir()
+    for file in sorted(INPUTS & {p.name for p in source.iterdir()}):
+        shutil.copy(source / file, copy / file)
+    update(tmp_path)
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == {
+        p.name: p.read_bytes() for p in source.iterdir()
+    }
+    status = (source / "expected.txt").read_text().splitlines()[-1].removeprefix("exit status: ")
+    assert capsys.readouterr().out == f"{name}: exit status {status}\n"
 
 
 def test_secret_values_never_reach_results_or_stderr() -> None:

@@ -1,8 +1,8 @@
 """Helm runs a post-renderer with the whole rendered release on stdin and installs what
 comes out on stdout. No helm binary is installable here (not in Debian, PyPI or npm), so
-these tests call the wrapper exactly as Helm 3's --post-renderer does, on the real
-output of the llm-d-modelservice chart, and the Helm 4 plugin's command the way its
-subprocess runtime does."""
+these tests call the wrapper exactly as Helm 3's --post-renderer does, on a stream in the
+shape of the llm-d-modelservice chart's output (tests/helm/chart-output-pd.yaml), and the
+Helm 4 plugin's command the way its subprocess runtime does."""
 
 from __future__ import annotations
 

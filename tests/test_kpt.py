@@ -20,6 +20,8 @@ from tests.orchestrators import (
     uri_error,
 )
 
+pytestmark = pytest.mark.needs("kpt")
+
 LICENSE = b"# Copyright 2025 The llm-d Authors.\n# SPDX-License-Identifier: Apache-2.0\n"
 
 

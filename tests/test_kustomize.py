@@ -31,6 +31,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return tool_env(tmp_path / "bin")
 
 
+@pytest.mark.needs("kubectl")
 def test_build_prints_rewritten_deployments_and_no_modelservice(env: dict[str, str]) -> None:
     built = kustomize_build(KUSTOMIZE_EXAMPLE, env)
     assert (built.status, built.stderr) == (0, b"")
@@ -49,6 +50,7 @@ def test_build_prints_rewritten_deployments_and_no_modelservice(env: dict[str, s
     ]
 
 
+@pytest.mark.needs("kubectl")
 def test_a_function_error_fails_the_build_with_the_error_line(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -65,6 +67,7 @@ def test_a_function_error_fails_the_build_with_the_error_line(
     assert rest[-1].endswith('"command failed" err="couldn\'t execute function: exit status 1 "')
 
 
+@pytest.mark.needs("kubectl")
 def test_another_image_name_is_refused_by_the_stand_in(env: dict[str, str], tmp_path: Path) -> None:
     example = tmp_path / "example"
     shutil.copytree(KUSTOMIZE_EXAMPLE, example)
@@ -97,6 +100,7 @@ def test_stand_in_refuses_calls_kustomize_does_not_make(
     assert refused.stderr.startswith(b"docker-local: unexpected call: docker " + args[0].encode())
 
 
+@pytest.mark.needs("kubectl")
 def test_exec_variant_is_silently_skipped_by_kubectl_kustomize(env: dict[str, str]) -> None:
     """Why the exec variant needs standalone `kustomize build --enable-alpha-plugins
     --enable-exec`: kubectl has no --enable-exec and drops the transformer without a word,
@@ -146,6 +150,7 @@ def built_docs(example: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(built.stdout) if d]
 
 
+@pytest.mark.needs("kubectl")
 @pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda e: e.name)
 def test_guide_overlay_builds_the_golden_output(env: dict[str, str], example: Path) -> None:
     built = kustomize_build(example, env)
@@ -172,6 +177,7 @@ def labels_and_selectors(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     return found
 
 
+@pytest.mark.needs("kubectl")
 @pytest.mark.parametrize("example", GUIDE_EXAMPLES, ids=lambda e: e.name)
 def test_guide_overlay_keeps_every_label_and_selector(
     env: dict[str, str], example: Path, tmp_path: Path
@@ -197,6 +203,7 @@ def test_guide_overlay_keeps_every_label_and_selector(
         )
 
 
+@pytest.mark.needs("kubectl")
 def test_guide_overlay_replaces_the_hard_coded_model_token_and_cache(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -226,6 +233,7 @@ def test_guide_overlay_replaces_the_hard_coded_model_token_and_cache(
     ]
 
 
+@pytest.mark.needs("kubectl")
 def test_guide_pd_overlay_applies_each_role_to_its_disaggregatedset_role(
     env: dict[str, str],
 ) -> None:

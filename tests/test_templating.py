@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from krmfn.config import Config
 from krmfn.gotemplate import MAX_OUTPUT, TemplateError, has_actions, render
+from krmfn.modelservice import Identity, ModelService, load
 
 # qwen-svc in serving: modelName Qwen/Qwen2.5-7B, uri pvc://qwen-pvc/hub/qwen,
 # authSecretName hf-creds.
@@ -31,6 +33,7 @@ PVC_VARS = {
     "EPPServiceName": "qwen-svc-epp-service",
     "InferencePoolName": "qwen-svc-inference-pool",
     "InferenceModelName": "qwen-svc",
+    "Revision": "",
 }
 
 # granite in llm: modelName ibm-granite/granite-3.3-2b-instruct,
@@ -52,6 +55,7 @@ HF_VARS = {
     "EPPServiceName": "granite-epp-service",
     "InferencePoolName": "granite-inference-pool",
     "InferenceModelName": "granite",
+    "Revision": "",
 }
 
 PORTS = {"metrics": 9090, "vllm": 8200}
@@ -60,7 +64,7 @@ KNOWN = (
     "AuthSecretName, DecodeDeploymentName, DecodeServiceName, EPPDeploymentName, "
     "EPPServiceName, HFModelName, InferenceModelName, InferencePoolName, ModelName, "
     "ModelPath, ModelServiceName, ModelServiceNamespace, MountedModelPath, "
-    "PrefillDeploymentName, PrefillServiceName, SanitizedModelName"
+    "PrefillDeploymentName, PrefillServiceName, Revision, SanitizedModelName"
 )
 
 
@@ -87,8 +91,30 @@ def test_every_variable_hf(name: str) -> None:
     assert r(f"{{{{ .{name} }}}}", HF_VARS) == HF_VARS[name]
 
 
-def test_sixteen_variables() -> None:
-    assert len(PVC_VARS) == len(HF_VARS) == 16
+def test_the_variables_are_those_krmfn_gives_the_two_modelservices() -> None:
+    """The tests render with PVC_VARS and HF_VARS: they must be what krmfn gives the
+    ModelServices their comments describe, every variable and no other."""
+
+    def variables(name: str, namespace: str, model: str, **artifacts: str) -> dict[str, str]:
+        spec = {"routing": {"modelName": model}, "modelArtifacts": artifacts}
+        loaded = load(Identity(name, namespace), {"spec": spec}, Config())
+        assert isinstance(loaded, ModelService), loaded
+        return loaded.variables()
+
+    pvc = variables(
+        "qwen-svc",
+        "serving",
+        "Qwen/Qwen2.5-7B",
+        uri="pvc://qwen-pvc/hub/qwen",
+        authSecretName="hf-creds",
+    )
+    hf = variables(
+        "granite",
+        "llm",
+        "ibm-granite/granite-3.3-2b-instruct",
+        uri="hf://ibm-granite/granite-3.3-2b-instruct",
+    )
+    assert (pvc, hf) == (PVC_VARS, HF_VARS)
     assert ", ".join(sorted(PVC_VARS)) == KNOWN
 
 
