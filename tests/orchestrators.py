@@ -38,9 +38,13 @@ KUSTOMIZE_EXAMPLE = ROOT / "kustomization-example"
 KUSTOMIZE_EXPECTED = KUSTOMIZE_EXAMPLE / "expected.yaml"
 # Overlays in the shape of llm-d's guides, each built into its own expected.yaml.
 GUIDE_EXAMPLES = [KUSTOMIZE_EXAMPLE / "llm-d-guide", KUSTOMIZE_EXAMPLE / "llm-d-guide-pd"]
-KUSTOMIZE_EXAMPLES = [KUSTOMIZE_EXAMPLE, *GUIDE_EXAMPLES]
+OBJECT_STORAGE_EXAMPLE = KUSTOMIZE_EXAMPLE / "object-storage"
+KUSTOMIZE_EXAMPLES = [KUSTOMIZE_EXAMPLE, *GUIDE_EXAMPLES, OBJECT_STORAGE_EXAMPLE]
 KPT_PACKAGE = ROOT / "examples" / "kpt-package"
 KPT_EXPECTED = KPT_PACKAGE / ".expected"
+# A package whose ModelService generates a prefetch Job and claim into a file of their own.
+KPT_PREFETCH = ROOT / "examples" / "kpt-prefetch"
+KPT_PACKAGES = [KPT_PACKAGE, KPT_PREFETCH]
 ARGOCD_APP = ROOT / "examples" / "argocd-app"
 ARGOCD_EXPECTED = ARGOCD_APP / ".expected" / "generate.yaml"
 ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
@@ -183,13 +187,15 @@ def update() -> None:
             (example / "expected.yaml").write_bytes(built.stdout)
             print(f"{(example / 'expected.yaml').relative_to(ROOT)}: exit status {built.status}")
 
-        package = copy_package(KPT_PACKAGE, Path(tmp) / "kpt-package")
-        rendered = kpt_render(package, env)
-        shutil.rmtree(KPT_EXPECTED, ignore_errors=True)
-        for name, content in package_files(package).items():
-            (KPT_EXPECTED / name).parent.mkdir(parents=True, exist_ok=True)
-            (KPT_EXPECTED / name).write_bytes(content)
-        print(f"{KPT_EXPECTED.relative_to(ROOT)}/: exit status {rendered.status}")
+        for source in KPT_PACKAGES:
+            package = copy_package(source, Path(tmp) / source.name)
+            rendered = kpt_render(package, env)
+            expected = source / ".expected"
+            shutil.rmtree(expected, ignore_errors=True)
+            for name, content in package_files(package).items():
+                (expected / name).parent.mkdir(parents=True, exist_ok=True)
+                (expected / name).write_bytes(content)
+            print(f"{expected.relative_to(ROOT)}/: exit status {rendered.status}")
 
         helm = post_render(helm_input(), env)
         if helm.stdout == helm_input():

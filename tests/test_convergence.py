@@ -77,3 +77,35 @@ def test_version_1_records_are_taken_back(edit: str | None) -> None:
         assert written.count(old) == 1
     fresh = _run(original.replace(old, new).encode())
     assert _run(written.replace(old, new).encode()) == fresh
+
+
+PREFETCH = FIXTURES / "prefetch"
+PREFETCH_EDITS = {
+    "prefetch removed": (
+        "      prefetch:\n        timeoutSeconds: 1800\n        claim:\n"
+        "          size: 20Gi\n          storageClassName: nfs\n",
+        "",
+    ),
+    "model changed": (
+        "uri: pvc+hf://model-cache/hub/Qwen/Qwen3-0.6B",
+        "uri: pvc+hf://model-cache/hub/Qwen/Qwen3-1.7B",
+    ),
+    "claim no longer generated": (
+        "        claim:\n          size: 20Gi\n          storageClassName: nfs\n",
+        "",
+    ),
+    "timeout changed": ("timeoutSeconds: 1800", "timeoutSeconds: 900"),
+}
+
+
+@pytest.mark.parametrize("edit", list(PREFETCH_EDITS), ids=list(PREFETCH_EDITS))
+def test_generated_items_follow_an_edit(edit: str) -> None:
+    """A generated Job and claim are replaced, or leave, as a fresh run would have them."""
+    old, new = PREFETCH_EDITS[edit]
+    original = fixture_input(PREFETCH).decode()
+    assert original.count(old) == 1
+    fresh = run_cli(command(PREFETCH), original.replace(old, new).encode())
+    generated = strip_results(run_cli(command(PREFETCH), original.encode()).stdout.decode())
+    assert generated.count("kind: Job\n") == 1
+    again = run_cli(command(PREFETCH), generated.replace(old, new).encode())
+    assert (again.status, again.stdout.decode()) == (fresh.status, fresh.stdout.decode())

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.orchestrators import (
     KPT_EXPECTED,
     KPT_PACKAGE,
+    KPT_PREFETCH,
     copy_package,
     kpt_render,
     package_files,
@@ -133,3 +135,49 @@ def test_an_error_fails_kpt_with_the_error_line_and_writes_nothing(
     assert [line for line in lines if re.fullmatch(f'    "{error}"', line)], output
     assert "  Exit code: 1" in lines
     assert package_files(package) == before
+
+
+def test_render_writes_the_prefetch_job_and_claim_to_a_file_of_their_own(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    package = copy_package(KPT_PREFETCH, tmp_path / "kpt-prefetch")
+    rendered = kpt_render(package, env)
+    assert rendered.status == 0, rendered.stderr.decode()
+    files = package_files(package)
+    assert files == package_files(KPT_PREFETCH / ".expected")
+    job, claim = yaml.safe_load_all(files["qwen-prefetch.yaml"])
+    assert (job["kind"], claim["kind"]) == ("Job", "PersistentVolumeClaim")
+    assert job["metadata"]["name"].startswith("qwen-prefetch-")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "Qwen/Qwen3-0.6B"
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    # kpt keeps no path annotations in the files it writes
+    assert b"config.kubernetes.io/path" not in files["qwen-prefetch.yaml"]
+
+    again = kpt_render(package, env)
+    assert again.status == 0, again.stderr.decode()
+    assert package_files(package) == files
+
+
+def test_another_model_replaces_the_job_in_its_file(env: dict[str, str], tmp_path: Path) -> None:
+    package = copy_package(KPT_PREFETCH, tmp_path / "kpt-prefetch")
+    assert kpt_render(package, env).status == 0
+    first = yaml.safe_load_all((package / "qwen-prefetch.yaml").read_text())
+    modelservice = package / "modelservice.yaml"
+    modelservice.write_text(modelservice.read_text().replace("Qwen3-0.6B", "Qwen3-1.7B"))
+    rendered = kpt_render(package, env)
+    assert rendered.status == 0, rendered.stderr.decode()
+    jobs = [d for d in yaml.safe_load_all((package / "qwen-prefetch.yaml").read_text())]
+    assert [d["kind"] for d in jobs] == ["Job", "PersistentVolumeClaim"]
+    old_job = next(first)
+    assert jobs[0]["metadata"]["name"] != old_job["metadata"]["name"]
+    assert jobs[0]["spec"]["template"]["spec"]["containers"][0]["args"][0] == "Qwen/Qwen3-1.7B"
+    assert sorted(p.name for p in package.iterdir()) == sorted(
+        [
+            "Kptfile",
+            "decode.yaml",
+            "model-artifacts.yaml",
+            "modelservice.yaml",
+            "qwen-prefetch.yaml",
+            ".krmignore",
+        ]
+    )

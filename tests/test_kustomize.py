@@ -134,6 +134,9 @@ def test_exec_variant_runs_krmfn_from_path_with_the_same_config() -> None:
     assert [k["resources"] for k in kustomizations] == [["../workloads"], ["workloads"]]
 
 
+GENERATED = "krmfn.llm-d.ai/generated-by"
+
+
 def without_krmfn(example: Path, tmp_path: Path) -> Path:
     """A copy of an overlay without its krmfn transformer: what the guide builds alone."""
     copy = Path(shutil.copytree(example, tmp_path / example.name))
@@ -184,6 +187,9 @@ def test_guide_overlay_keeps_every_label_and_selector(
 ) -> None:
     plain = built_docs(without_krmfn(example, tmp_path), env)
     applied = built_docs(example, env)
+    # What krmfn generates (a prefetch Job) comes besides the guide's own objects.
+    generated = [d for d in applied if GENERATED in d["metadata"].get("annotations", {})]
+    applied = [d for d in applied if d not in generated]
     assert [(d["kind"], d["metadata"]["name"]) for d in applied] == [
         (d["kind"], d["metadata"]["name"]) for d in plain
     ]
@@ -237,16 +243,30 @@ def test_guide_overlay_replaces_the_hard_coded_model_token_and_cache(
 def test_guide_pd_overlay_applies_each_role_to_its_disaggregatedset_role(
     env: dict[str, str],
 ) -> None:
-    (applied,) = built_docs(GUIDE_EXAMPLES[1], env)
+    built = {d["kind"]: d for d in built_docs(GUIDE_EXAMPLES[1], env)}
+    assert sorted(built) == ["DisaggregatedSet", "Job"]
+    applied, job = built["DisaggregatedSet"], built["Job"]
+    # kustomize passes the generated prefetch Job through, in the overlay's namespace.
+    assert (job["kind"], job["metadata"]["namespace"]) == ("Job", "llm-d")
+    assert job["metadata"]["annotations"] == {GENERATED: "qwen"}
+    assert job["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "model-storage", "persistentVolumeClaim": {"claimName": "model-pvc"}}
+    ]
     assert (applied["kind"], applied["metadata"]["name"]) == ("DisaggregatedSet", "qwen-pd-disagg")
     roles = {r["name"]: r["spec"] for r in applied["spec"]["roles"]}
     assert {name: spec["replicas"] for name, spec in roles.items()} == {"prefill": 2, "decode": 1}
     for name, own_args in (("prefill", ["--port=8000"]), ("decode", ["--port=8200"])):
         pod = roles[name]["leaderWorkerTemplate"]["workerTemplate"]["spec"]
         assert pod["volumes"] == [
-            {"name": "model-storage", "persistentVolumeClaim": {"claimName": "model-pvc"}}
+            {
+                "name": "model-storage",
+                "persistentVolumeClaim": {"claimName": "model-pvc", "readOnly": True},
+            }
         ]
         (server,) = pod["containers"]
         assert server["args"] == ["Qwen/Qwen3-32B", *own_args]
-        assert server["volumeMounts"] == [{"mountPath": "/model-cache", "name": "model-storage"}]
-        assert [e["name"] for e in server["env"]] == ["HF_TOKEN", "HF_HUB_CACHE"]
+        assert server["volumeMounts"] == [
+            {"mountPath": "/model-cache", "name": "model-storage", "readOnly": True}
+        ]
+        assert [e["name"] for e in server["env"]] == ["HF_TOKEN", "HF_HUB_CACHE", "HF_HUB_OFFLINE"]
+        assert pod["initContainers"][0]["name"] == "wait-for-model"

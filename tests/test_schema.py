@@ -192,7 +192,7 @@ GENERATED = "krmfn.llm-d.ai/generated-by"
 SOURCED = [
     (lbl, obj, src)
     for lbl, obj, src in BUILTIN
-    if "llm-d-guide" not in lbl
+    if (lbl.startswith("kustomization-example/expected") or "kustomization-example/" not in lbl)
     and GENERATED not in ((obj.get("metadata") or {}).get("annotations") or {})
 ]
 
