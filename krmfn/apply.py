@@ -266,26 +266,19 @@ def apply_roles(
     take_back(obj)
     journal = Journal(obj, workload)
     sites = _sites(obj, kind, workload, [name for name, _ in roles])
-    images = []
     for templates in sites:
         for template in templates:
             renderer.workload(journal, template, workload)
     labels = _label_values(obj, kind, ms)
     # A DisaggregatedSet holds several roles: the role label goes on each role's templates.
-    _labels(
-        journal, ("metadata",), labels if holds_roles(kind) else {**labels, ROLE_LABEL: roles[0][0]}
-    )
+    own = labels if holds_roles(kind) else {**labels, ROLE_LABEL: roles[0][0]}
+    _labels(journal, ("metadata",), own)
+    images = []
     for (role_name, rendered), templates in zip(roles, sites, strict=True):
         role = rendered.role
         if role.replicas is not None and not ms.spec.decoupleScaling:
             journal.set((*role_spec(kind, role_name), "replicas"), role.replicas)
-        volume = ms.source.volume()
-        for template in templates:
-            if volume is not None:
-                journal.ensure((*template, "spec"), {})
-                journal.ensure((*template, "spec", "volumes"), [])
-                named = {"name": VOLUME_NAME, **volume}
-                journal.set((*template, "spec", "volumes", Match("name", VOLUME_NAME)), named)
+        _volumes(journal, templates, ms.source)
         for list_name, specs in (
             ("initContainers", rendered.init_containers),
             ("containers", rendered.containers),
@@ -293,23 +286,8 @@ def apply_roles(
             for index, spec in enumerate(specs):
                 where = f"spec.{role_name}.{list_name}[{index}]"
                 _merge_containers(journal, templates, list_name, spec, ms.source, where, workload)
-        size = ms.source.ephemeral_storage()
         for template in templates:
-            marked = _first_marked(journal, template, rendered)
-            if marked is not None:
-                image = journal.get((*marked, "image"))
-                images.append(image if isinstance(image, str) else "")
-            if marked is not None and size is not None:
-                _ephemeral_storage(journal, marked, size)
-            if marked is not None and ms.source.options.prefetch:
-                if not images[-1]:
-                    raise FieldError(
-                        f"{workload}: its first marked container has no image for the"
-                        " init container that waits for the prefetch Job",
-                        format_path((*marked, "image")),
-                    )
-                waiter = prefetch.waiter(ms.source, images[-1])
-                journal.prefix((*template, "spec", "initContainers"), [waiter])
+            images += _model_pod(journal, template, rendered, ms.source, workload)
             _accelerators(journal, template, role)
             _labels(journal, (*template, "metadata"), {**labels, ROLE_LABEL: role_name})
     broken = _selector_breaks(obj, kind)
@@ -325,12 +303,47 @@ def apply_roles(
     return images[0] if images else ""
 
 
+def _volumes(journal: Journal, templates: list[Path], source: Source) -> None:
+    volume = source.volume()
+    if volume is None:  # object storage: vLLM streams the weights
+        return
+    for template in templates:
+        journal.ensure((*template, "spec"), {})
+        journal.ensure((*template, "spec", "volumes"), [])
+        named = {"name": VOLUME_NAME, **volume}
+        journal.set((*template, "spec", "volumes", Match("name", VOLUME_NAME)), named)
+
+
+def _model_pod(
+    journal: Journal, template: Path, rendered: RenderedRole, source: Source, workload: str
+) -> list[str]:
+    """What the pod as a whole needs for the model, on its first marked container: the
+    node disk of the emptyDir, the init container that waits for a prefetch. Returns that
+    container's image ("" if it has none), or nothing if no container is marked."""
+    marked = _first_marked(journal, template, rendered)
+    if marked is None:
+        return []
+    image = journal.get((*marked, "image"))
+    image = image if isinstance(image, str) else ""
+    size = source.ephemeral_storage()
+    if size is not None:
+        _ephemeral_storage(journal, marked, size)
+    if source.options.prefetch:
+        if not image:
+            raise FieldError(
+                f"{workload}: its first marked container has no image for the init"
+                " container that waits for the prefetch Job",
+                format_path((*marked, "image")),
+            )
+        journal.prefix((*template, "spec", "initContainers"), [prefetch.waiter(source, image)])
+    return [image]
+
+
 def _record(journal: Journal, ms: ModelService, roles: list[str]) -> None:
     obj = journal.root
     new_annotations = journal.get(ANNOTATIONS) is ABSENT
     journal.ensure(ANNOTATIONS, {})
     # Collections created for edits that no op counts would stay behind on take-back.
     assert not journal.unclaimed() or journal.unclaimed() == [ANNOTATIONS]
-    by = f"{ms.namespace}/{ms.name}" if ms.namespace else ms.name
-    text = record.write(record.Record(by, tuple(roles), journal.ops, new_annotations))
+    text = record.write(record.Record(ms.qualified, tuple(roles), journal.ops, new_annotations))
     get(obj, ANNOTATIONS)[record.ANNOTATION] = record.block(text)

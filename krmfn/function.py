@@ -69,6 +69,7 @@ def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) ->
 
 
 def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target]) -> None:
+    """Plan, edit each target, commit: an error anywhere leaves every target as it came."""
     renderer = Renderer(ms)
     try:
         roles = {role: renderer.role(role) for role in ms.roles}
@@ -82,17 +83,40 @@ def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: lis
         except FieldError as exc:
             ctx.error(target.item, exc, f"{ms.ref}: ")
             return
+    try:
+        generated = _generated(ms, origin, targets, edits)
+    except FieldError as exc:
+        ctx.error(origin, exc)
+        return
+    _commit(ctx, origin, ms, targets, edits, generated)
+
+
+def _namespace(ms: ModelService, targets: list[Target]) -> str:
+    """Where generated items go: the ModelService's namespace, or its workloads' for a
+    ModelService given as the config without one."""
+    return ms.namespace or targets[0].item.namespace
+
+
+def _generated(
+    ms: ModelService, origin: Origin, targets: list[Target], edits: list[_Edit]
+) -> list[dict[str, Any]]:
     # kpt writes new items to the file their path annotation names: beside the
     # ModelService's, or the first workload's for a ModelService given as the config.
     about = origin if isinstance(origin, Item) else targets[0].item
     image = next((e.image for e in edits if e.image), "")
-    try:
-        namespace = ms.namespace or targets[0].item.namespace
-        generated = generate.items(ms, image, namespace, about.file[0])
-    except FieldError as exc:
-        ctx.error(origin, exc)
-        return
-    warning = generate.claim_warning(ctx.doc, ms, namespace, generated, sum(e.pods for e in edits))
+    return generate.items(ms, image, _namespace(ms, targets), about.file[0])
+
+
+def _commit(
+    ctx: _Context,
+    origin: Origin,
+    ms: ModelService,
+    targets: list[Target],
+    edits: list[_Edit],
+    generated: list[dict[str, Any]],
+) -> None:
+    pods = sum(e.pods for e in edits)
+    warning = generate.claim_warning(ctx.doc, ms, _namespace(ms, targets), generated, pods)
     if warning is not None:
         ctx.result(origin, Severity.WARNING, *warning)
     made_ahead = generate.upsert(ctx.doc, ms, generated)

@@ -47,7 +47,7 @@ def upsert(
     while they are what would be generated now; else they all leave and the new ones come,
     in order, as a fresh run writes them. An item of the same name the user wrote is the
     user's (a claim made ahead): it is not generated, and it is returned by its key."""
-    by = prefetch.by(ms)
+    by = ms.qualified
     ours = [i for i in doc.items if i.annotations.get(prefetch.GENERATED_BY) == by]
     theirs = {(i.kind, i.namespace, i.name): i for i in doc.items if i not in ours}
     wanted = [data for data in generated if key(data) not in theirs]
@@ -74,7 +74,7 @@ def claim_warning(
             for i in doc.items
             if i.kind == "PersistentVolumeClaim"
             and (i.namespace, i.name) == (namespace, source.claim)
-            and i.annotations.get(prefetch.GENERATED_BY) != prefetch.by(ms)
+            and i.annotations.get(prefetch.GENERATED_BY) != ms.qualified
         ),
         None,
     )

@@ -166,6 +166,11 @@ class ModelService(NamedTuple):
             MODELSERVICE_API_VERSION, MODELSERVICE_KIND, self.name, self.namespace
         ).describe()
 
+    @property
+    def qualified(self) -> str:
+        """`namespace/name`, or `name`: how what the function writes names it."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
     def serves(self, namespace: str) -> bool:
         """Whether workloads of this namespace can be its targets."""
         return namespace == self.namespace or (self.from_config and not self.namespace)

@@ -126,7 +126,7 @@ def job(
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _metadata(name, namespace, by(ms), ms.sanitized_model_name),
+        "metadata": _metadata(name, namespace, ms.qualified, ms.sanitized_model_name),
         "spec": spec,
     }
 
@@ -145,13 +145,8 @@ def claim(
     }
     if settings.storageClassName:
         spec["storageClassName"] = settings.storageClassName
-    metadata = _metadata(source.claim, namespace, by(ms), ms.sanitized_model_name)
+    metadata = _metadata(source.claim, namespace, ms.qualified, ms.sanitized_model_name)
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": spec}
-
-
-def by(ms: ModelService) -> str:
-    """How a generated item names the ModelService it serves."""
-    return f"{ms.namespace}/{ms.name}" if ms.namespace else ms.name
 
 
 def placed(items: list[dict[str, Any]], path: str, ms: ModelService) -> list[dict[str, Any]]:
