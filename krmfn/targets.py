@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from krmfn.journal import get
 from krmfn.kinds import (
     MODEL_LABEL,
     MODELSERVICE_API_VERSION,
@@ -24,7 +25,7 @@ from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ROLES, ModelService
 from krmfn.names import sanitize
 from krmfn.selectors import PREVIOUS_NAMES, original_names
-from krmfn.workloads import holds_roles
+from krmfn.workloads import all_pod_templates, holds_roles, role_names
 
 # How strongly a ModelService claims a workload: the strongest claims win, so that a
 # workload the function labelled for one ModelService does not become a label match for
@@ -56,28 +57,12 @@ def _labels(item: Item) -> dict[str, str]:
     return labels if isinstance(labels, dict) else {}
 
 
-def _templates(fields: Any) -> list[Any]:
-    """The pod templates under one `spec` (or a DisaggregatedSet role's `spec`)."""
-    if not isinstance(fields, dict):
-        return []
-    group = fields.get("leaderWorkerTemplate")
-    group = group if isinstance(group, dict) else {}
-    found = [fields.get("template"), group.get("leaderTemplate"), group.get("workerTemplate")]
-    return [t for t in found if isinstance(t, dict)]
-
-
-def _role_entries(item: Item) -> list[dict[str, Any]]:
-    roles = item.field("spec", "roles")
-    return [r for r in roles if isinstance(r, dict)] if isinstance(roles, list) else []
-
-
 def all_labels(item: Item) -> list[Mapping[str, str]]:
-    """The workload's labels, then those of each of its pod templates."""
-    specs = [item.field("spec")] + [r.get("spec") for r in _role_entries(item)]
+    """The workload's labels, then those of each of its pod templates (read from the
+    fields the reader kept, which have the workload's shape)."""
     found: list[Mapping[str, str]] = [_labels(item)]
-    for template in (t for spec in specs for t in _templates(spec)):
-        metadata = template.get("metadata")
-        labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    for template in all_pod_templates(item.kind, item.fields):
+        labels = get(item.fields, (*template, "metadata", "labels"))
         if isinstance(labels, dict):
             found.append(labels)
     return found
@@ -85,7 +70,7 @@ def all_labels(item: Item) -> list[Mapping[str, str]]:
 
 def held_roles(item: Item) -> list[str]:
     """The roles a DisaggregatedSet holds, by name."""
-    return [str(r["name"]) for r in _role_entries(item) if r.get("name")]
+    return role_names(item.kind, item.fields)
 
 
 def names(item: Item) -> tuple[str, ...]:
@@ -144,9 +129,36 @@ class _Claim(NamedTuple):
     how: str  # "target", "name", "ownerReference" or "labels"
 
 
-def _claims(
-    item: Item, services: list[ModelService], by_name: dict[str, list[tuple[ModelService, str]]]
-) -> dict[str, _Claim]:
+class _Index:
+    """The ModelServices by what finds a workload for them (a target, an owner's name, a
+    model label, a name), so that a workload is looked up, not compared with each one."""
+
+    def __init__(self, services: list[ModelService]) -> None:
+        self.by_name = _name_index(services)
+        self.targeted = [ms for ms in services if ms.targets]
+        self.by_owner: dict[str, list[ModelService]] = defaultdict(list)
+        self.by_model: dict[str, list[ModelService]] = defaultdict(list)
+        for ms in services:
+            self.by_owner[ms.name].append(ms)
+            for label in set(ms.model_labels):
+                self.by_model[label].append(ms)
+        self.order = {ms_key(ms): index for index, ms in enumerate(services)}
+
+    def candidates(self, item: Item, labels: list[Mapping[str, str]]) -> list[ModelService]:
+        """The ModelServices the ownerReference and label rules may give the workload to."""
+        found = {
+            ms_key(ms): ms
+            for ref in item.field("metadata", "ownerReferences") or []
+            if isinstance(ref, dict)
+            for ms in self.by_owner.get(str(ref.get("name")), [])
+        }
+        for ls in labels:
+            for ms in self.by_model.get(ls.get(MODEL_LABEL, ""), []):
+                found.setdefault(ms_key(ms), ms)
+        return sorted(found.values(), key=lambda ms: self.order[ms_key(ms)])
+
+
+def _claims(item: Item, index: _Index) -> dict[str, _Claim]:
     """Each ModelService's claim on one workload. A workload holding roles takes every
     role claimed; another kind, the strongest claims' roles."""
     strengths: dict[str, dict[str, int]] = defaultdict(dict)  # key -> role -> strength
@@ -161,7 +173,7 @@ def _claims(
             hows[key] = (strength, how)
 
     labels = all_labels(item)
-    for ms in services:
+    for ms in index.targeted:
         for role, target in ms.targets.items():
             if not target.has_namespace and not ms.serves(item.namespace):
                 continue
@@ -169,6 +181,7 @@ def _claims(
                 item.api_version, item.kind, item.name, item.namespace, labels[0], item.annotations
             ):
                 claim(ms, _BY_TARGET, "target", [role])
+    for ms in index.candidates(item, labels):
         if not ms.serves(item.namespace):
             continue
         untargeted = [r for r in _default_roles(item, ms, labels) if r not in ms.targets]
@@ -177,7 +190,7 @@ def _claims(
         elif untargeted and any(ls.get(MODEL_LABEL) in ms.model_labels for ls in labels):
             claim(ms, _BY_LABELS, "labels", untargeted)
     for name in names(item):
-        for ms, role in by_name.get(name, []):
+        for ms, role in index.by_name.get(name, []):
             if ms.serves(item.namespace) and not holds_roles(item.kind):
                 claim(ms, _BY_NAME, "name", [role])
     claims = {}
@@ -193,12 +206,12 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
     only the strongest claims on a workload count. Two of them from different
     ModelServices are a conflict, and so are two roles of one ModelService on a workload
     that is one role."""
-    by_name = _name_index(services)
+    index = _Index(services)
     found = Discovery({ms_key(ms): [] for ms in services}, {})
     for item in items:
         if not is_workload(item, kinds):
             continue
-        claims = _claims(item, services, by_name)
+        claims = _claims(item, index)
         if not claims:
             continue
         strongest = max(c.strength for c in claims.values())

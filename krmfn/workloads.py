@@ -37,7 +37,7 @@ def role_names(kind: str, obj: Any) -> list[str]:
     roles = get(obj, ("spec", "roles"))
     if kind != DISAGGREGATED or not isinstance(roles, list):
         return []
-    return [str(r["name"]) for r in roles if isinstance(r, dict) and "name" in r]
+    return [str(r["name"]) for r in roles if isinstance(r, dict) and r.get("name")]
 
 
 def pod_templates(kind: str, obj: Any, role: str) -> list[Path]:
