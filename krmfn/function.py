@@ -30,6 +30,7 @@ Origin = Item | ResourceRef
 class _Context(NamedTuple):
     doc: Document
     results: list[Result]
+    present: generate.Present
 
     def result(self, about: Origin, severity: Severity, message: str, path: str = "") -> None:
         """A result about one item, with the file kpt read it from, or about the
@@ -116,10 +117,10 @@ def _commit(
     generated: list[dict[str, Any]],
 ) -> None:
     pods = sum(e.pods for e in edits)
-    warning = generate.claim_warning(ctx.doc, ms, _namespace(ms, targets), generated, pods)
+    warning = generate.claim_warning(ctx.present, ms, _namespace(ms, targets), generated, pods)
     if warning is not None:
         ctx.result(origin, Severity.WARNING, *warning)
-    made_ahead = generate.upsert(ctx.doc, ms, generated)
+    made_ahead = generate.upsert(ctx.present, ms, generated)
     for edit in edits:
         if edit.text is not None:
             ctx.doc.replace(edit.item, edit.text)
@@ -198,7 +199,7 @@ def _load_config_service(
 
 def process(doc: Document, config: Config, config_service: Any = None) -> list[Result]:
     """Apply every ModelService of the list, and the one given as the functionConfig."""
-    ctx = _Context(doc, [])
+    ctx = _Context(doc, [], generate.Present(doc))
     services = _load_items(ctx, config)
     if config_service is not None:
         given = _load_config_service(ctx, config_service, config)

@@ -40,44 +40,64 @@ def key(data: dict[str, Any]) -> tuple[str, str, str]:
     return data["kind"], data["metadata"].get("namespace", ""), data["metadata"]["name"]
 
 
+class Present:
+    """The items already in the list, found once for every ModelService: those the
+    function generated, by the ModelService they serve, and (when a ModelService
+    generates any) every item by kind, namespace and name."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.generated: dict[str, list[Item]] = {}
+        for item in doc.items:
+            by = item.annotations.get(prefetch.GENERATED_BY)
+            if by is not None:
+                self.generated.setdefault(by, []).append(item)
+        self._by_key: dict[tuple[str, str, str], Item] | None = None
+
+    def by_key(self) -> dict[tuple[str, str, str], Item]:
+        if self._by_key is None:
+            self._by_key = {(i.kind, i.namespace, i.name): i for i in self.doc.items}
+        return self._by_key
+
+
 def upsert(
-    doc: Document, ms: ModelService, generated: list[dict[str, Any]]
+    present: Present, ms: ModelService, generated: list[dict[str, Any]]
 ) -> dict[tuple[str, str, str], Item]:
     """Put generated items in the list once. Those generated earlier stay as they are
     while they are what would be generated now; else they all leave and the new ones come,
     in order, as a fresh run writes them. An item of the same name the user wrote is the
     user's (a claim made ahead): it is not generated, and it is returned by its key."""
-    by = ms.qualified
-    ours = [i for i in doc.items if i.annotations.get(prefetch.GENERATED_BY) == by]
-    theirs = {(i.kind, i.namespace, i.name): i for i in doc.items if i not in ours}
+    ours = present.generated.get(ms.qualified, [])
+    theirs = {}
+    if generated:
+        items = present.by_key()
+        theirs = {key(d): items[key(d)] for d in generated if key(d) in items}
+        theirs = {k: i for k, i in theirs.items() if i not in ours}
     wanted = [data for data in generated if key(data) not in theirs]
-    present = [prefetch.comparable(item.construct()) for item in ours]
-    if present != [prefetch.comparable(data) for data in wanted]:
+    present_data = [prefetch.comparable(item.construct()) for item in ours]
+    if present_data != [prefetch.comparable(data) for data in wanted]:
         for item in ours:
-            doc.drop(item)
+            present.doc.drop(item)
         for data in wanted:
-            doc.append(data)
-    return {key(data): theirs[key(data)] for data in generated if key(data) in theirs}
+            present.doc.append(data)
+    return theirs
 
 
 def claim_warning(
-    doc: Document, ms: ModelService, namespace: str, generated: list[dict[str, Any]], pods: int
+    present: Present,
+    ms: ModelService,
+    namespace: str,
+    generated: list[dict[str, Any]],
+    pods: int,
 ) -> tuple[str, str] | None:
     """(message, field) when the prefetch claim, generated or the user's, cannot be
     mounted by several pods on several nodes while the Job writes to it; else None."""
     source = ms.source
     if pods < 2 or not isinstance(source, HuggingFaceCacheOnClaim) or not source.options.prefetch:
         return None
-    user = next(
-        (
-            i
-            for i in doc.items
-            if i.kind == "PersistentVolumeClaim"
-            and (i.namespace, i.name) == (namespace, source.claim)
-            and i.annotations.get(prefetch.GENERATED_BY) != ms.qualified
-        ),
-        None,
-    )
+    user = present.by_key().get(("PersistentVolumeClaim", namespace, source.claim))
+    if user is not None and user.annotations.get(prefetch.GENERATED_BY) == ms.qualified:
+        user = None
     made = [d for d in generated if d["kind"] == "PersistentVolumeClaim"]
     claim = user.construct() if user is not None else (made[0] if made else None)
     if not isinstance(claim, dict):
