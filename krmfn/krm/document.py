@@ -291,9 +291,9 @@ class Document:
         # The dash and the indentation of the list's last item, as it wrote them; the new
         # items go on the lines after its own.
         prefix = self.text[self._line_start(last.start) : last.start]
-        dash = prefix.index("-") if prefix.strip() == "-" else max(len(prefix) - 2, 0)
-        first = " " * dash + "-" + " " * (len(prefix) - dash - 1 if prefix.strip() == "-" else 1)
-        indent = " " * len(first)
+        if prefix.strip() != "-":  # the dash was on a line of its own: write `- ` there
+            prefix = " " * max(len(prefix) - 2, 0) + "- "
+        first, indent = prefix, " " * len(prefix)
         out = []
         for data in self._added:
             lines = _block(data).rstrip("\n").split("\n")
