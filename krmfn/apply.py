@@ -12,7 +12,7 @@ from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.paths import Match, Path, format_path
 from krmfn.render import RenderedRole, Renderer
-from krmfn.selectors import selector_matches
+from krmfn.selectors import unmatched
 from krmfn.sources import VOLUME_NAME, Source
 from krmfn.workloads import (
     SELECTOR_KINDS,
@@ -202,27 +202,9 @@ def _selector_breaks(obj: Any, kind: str) -> list[str]:
     """The label keys the selector no longer matches its template on, or [] if it does."""
     if kind not in SELECTOR_KINDS:
         return []
-    selector = get(obj, ("spec", "selector"))
     labels = get(obj, ("spec", "template", "metadata", "labels"))
     labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-    if selector_matches(selector, labels):
-        return []
-    expressions = [e for e in selector.get("matchExpressions") or [] if isinstance(e, dict)]
-    keys = [str(k) for k in selector.get("matchLabels") or {}]
-    keys += [str(e.get("key")) for e in expressions]
-    return [
-        k
-        for k in keys
-        if not selector_matches(
-            {
-                "matchLabels": {
-                    m: v for m, v in (selector.get("matchLabels") or {}).items() if str(m) == k
-                },
-                "matchExpressions": [e for e in expressions if e.get("key") == k],
-            },
-            labels,
-        )
-    ]
+    return unmatched(get(obj, ("spec", "selector")), labels)
 
 
 def take_back(obj: Any) -> None:

@@ -6,8 +6,8 @@
   labelSelector, annotationSelector}`. As in kustomize, group, version, kind, name and
   namespace are regular expressions matched whole, and `name` / `namespace` also match the
   name and namespace a resource had before kustomize's `namePrefix` or `namespace`.
-- `selector_matches`: an API `LabelSelector` (`matchLabels`, `matchExpressions`) against a
-  pod template's labels, to check that an edit leaves a workload's selector matching.
+- `unmatched`: an API `LabelSelector` (`matchLabels`, `matchExpressions`) against a pod
+  template's labels, to check that an edit leaves a workload's selector matching.
 """
 
 from __future__ import annotations
@@ -252,16 +252,18 @@ class TargetSelector(NamedTuple):
         return f"{{{fields}}}"
 
 
-def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
-    """Whether an API LabelSelector (`matchLabels`, `matchExpressions`) selects `labels`.
-    A selector of another shape is left to the API server: it counts as matching."""
+def unmatched(selector: Any, labels: Mapping[str, str]) -> list[str]:
+    """The label keys of an API LabelSelector (`matchLabels`, `matchExpressions`) whose
+    requirement `labels` fails: [] when the selector selects them. A selector of another
+    shape is left to the API server: it fails nothing here."""
     if not isinstance(selector, dict):
-        return True
+        return []
+    failed = []
     match_labels = selector.get("matchLabels") or {}
     if isinstance(match_labels, dict):
         for key, value in match_labels.items():
             if labels.get(str(key)) != str(value):
-                return False
+                failed.append(str(key))
     for expression in selector.get("matchExpressions") or []:
         if not isinstance(expression, dict):
             continue
@@ -275,5 +277,5 @@ def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
             "DoesNotExist": not present,
         }.get(str(operator), True)
         if not held:
-            return False
-    return True
+            failed.append(key)
+    return failed

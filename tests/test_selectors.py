@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from krmfn.krm.errors import FieldError
-from krmfn.selectors import TargetSelector, parse_label_selector, selector_matches
+from krmfn.selectors import TargetSelector, parse_label_selector, unmatched
 
 LABELS = {"app": "vllm", "llm-d.ai/role": "decode", "tier": "gpu", "gen": "3"}
 
@@ -135,18 +135,27 @@ def test_describe_writes_the_target_back_in_flow_style() -> None:
 
 
 @pytest.mark.parametrize(
-    ("selector", "matches"),
+    ("selector", "failed"),
     [
-        ({"matchLabels": {"app": "vllm"}}, True),
-        ({"matchLabels": {"app": "other"}}, False),
-        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu"]}]}, True),
-        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["gpu"]}]}, False),
-        ({"matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]}, True),
-        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, False),
-        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, True),
-        ({}, True),
-        ("not a selector", True),  # left to the API server
+        ({"matchLabels": {"app": "vllm"}}, []),
+        ({"matchLabels": {"app": "other"}}, ["app"]),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu"]}]}, []),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["gpu"]}]}, ["tier"]),
+        ({"matchExpressions": [{"key": "canary", "operator": "DoesNotExist"}]}, []),
+        ({"matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]}, ["app"]),
+        ({"matchExpressions": [{"key": "app", "operator": "Exists"}]}, []),
+        (
+            {
+                "matchLabels": {"app": "vllm", "gen": "2"},
+                "matchExpressions": [
+                    {"key": "llm-d.ai/role", "operator": "NotIn", "values": ["decode"]}
+                ],
+            },
+            ["gen", "llm-d.ai/role"],
+        ),
+        ({}, []),
+        ("not a selector", []),  # left to the API server
     ],
 )
-def test_api_selector_against_template_labels(selector: object, matches: bool) -> None:
-    assert selector_matches(selector, LABELS) is matches
+def test_api_selector_against_template_labels(selector: object, failed: list[str]) -> None:
+    assert unmatched(selector, LABELS) == failed
