@@ -14,7 +14,7 @@ from krmfn import generate
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
-from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, is_model_service
+from krmfn.kinds import is_model_service
 from krmfn.krm import Document, FieldError, Item, Result, Severity
 from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import Identity, ModelService, load
@@ -182,14 +182,12 @@ def _load_config_service(
 ) -> tuple[ResourceRef, ModelService] | None:
     """The ModelService given as the functionConfig (kustomize's `transformers:` entry,
     kpt's `--fn-config`), applied like one in the items."""
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    name = str((metadata or {}).get("name") or "")
-    namespace = str((metadata or {}).get("namespace") or "")
-    ref = ResourceRef(MODELSERVICE_API_VERSION, MODELSERVICE_KIND, name, namespace)
-    if not name:
+    ref = ResourceRef.of(data)
+    assert ref is not None  # a mapping: the processor saw its kind
+    if not ref.name:
         ctx.result(ref, Severity.ERROR, "is required", "metadata.name")
         return None
-    loaded = load(Identity(name, namespace, from_config=True), data, config)
+    loaded = load(Identity(ref.name, ref.namespace, from_config=True), data, config)
     if isinstance(loaded, ModelService):
         return ref, loaded
     for problem in loaded:
