@@ -3,9 +3,10 @@ recorded, apply, check the selector still selects, record."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from krmfn import prefetch, record
+from krmfn.commands import runs_shell, words
 from krmfn.journal import ABSENT, Journal, get, indexed, undo
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.krm.errors import FieldError
@@ -24,6 +25,8 @@ from krmfn.workloads import (
 )
 
 ANNOTATIONS: Path = ("metadata", "annotations")
+# (message, field path) of what applying went on with but the user should hear about.
+Warnings = list[tuple[str, str]]
 
 
 def _env_entry(var: Any) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def _merge_containers(
     source: Source,
     where: str,
     workload: str,
+    warnings: Warnings,
 ) -> None:
     """A ContainerSpec applies to each pod template with a container of its name; when
     none has one, it is added to every template if it has an image to run."""
@@ -65,20 +69,48 @@ def _merge_containers(
             journal.set(path, {"name": spec.name, "image": spec.image})
         having = paths
     for path in having:
-        _merge_container(journal, path, spec, source, workload)
+        _merge_container(journal, path, spec, source, (workload, where), warnings)
 
 
 def _merge_container(
-    journal: Journal, path: Path, spec: ContainerSpec, source: Source, workload: str
+    journal: Journal,
+    path: Path,
+    spec: ContainerSpec,
+    source: Source,
+    names: tuple[str, str],
+    warnings: Warnings,
 ) -> None:
+    workload, where = names
     if spec.image:
         journal.set((*path, "image"), spec.image)
     if spec.command:
         journal.set((*path, "command"), list(spec.command))
+    command = journal.get((*path, "command"))
+    own = journal.get((*path, "args"))
+    own_args = [str(a) for a in own] if isinstance(own, list) else []
     args = list(spec.args or [])
-    if spec.mountModelVolume:
-        own = journal.get((*path, "args"))
-        args += source.args([*args, *(map(str, own) if isinstance(own, list) else [])])
+    if runs_shell(command):
+        shell = " ".join(map(str, command))
+        if args:
+            raise FieldError(
+                f"container {spec.name!r} runs a shell script ({shell}): args given here"
+                " would go in front of the script and replace it; write the model into the"
+                " script instead, as {{ .HFModelName }} or {{ .MountedModelPath }} (the"
+                " workload's own args are rendered), and give no args here",
+                f"{where}.args",
+            )
+        if spec.mountModelVolume:
+            script = (*path, "args") if own_args else (*path, "command")
+            for arg in source.args(words([*map(str, command[1:]), *own_args])):
+                warnings.append(
+                    (
+                        f"{workload} container {spec.name!r} runs a shell script, which krmfn"
+                        f" does not edit: add {arg} to the vllm command in it",
+                        format_path(indexed(journal.root, script)),
+                    )
+                )
+    elif spec.mountModelVolume:
+        args += source.args([*args, *own_args])
     journal.prefix((*path, "args"), args)
     explicit_env = set()
     for var in spec.env or []:
@@ -103,10 +135,22 @@ def _mount(
 ) -> None:
     if source.volume() is not None:
         _mount_volume(journal, path, source, workload)
+    credentials = source.credential_volume()
+    if credentials is not None:
+        journal.ensure((*path, "volumeMounts"), [])
+        mount = credentials[1]
+        journal.set((*path, "volumeMounts", Match("name", mount["name"])), mount)
     for entry in source.env():
         if entry["name"] not in explicit_env:
             journal.ensure((*path, "env"), [])
             journal.set((*path, "env", Match("name", entry["name"])), entry)
+    # The container's own cache variables would take the download elsewhere than the
+    # volume krmfn made (and sized): they follow the model volume, and come back with
+    # the record.
+    for entry in source.displaced_env():
+        where = (*path, "env", Match("name", entry["name"]))
+        if entry["name"] not in explicit_env and journal.get(where) is not ABSENT:
+            journal.set(where, entry)
 
 
 def _mount_volume(journal: Journal, path: Path, source: Source, workload: str) -> None:
@@ -236,14 +280,20 @@ def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Pa
     return sites
 
 
+class Applied(NamedTuple):
+    image: str  # of the first container the ModelService marks ("" if none)
+    warnings: Warnings
+
+
 def apply_roles(
     obj: Any, kind: str, workload: str, renderer: Renderer, roles: list[tuple[str, RenderedRole]]
-) -> str:
+) -> Applied:
     """Apply roles of one ModelService to one workload (a ruamel mapping, edited in
     place): one role, or several for a DisaggregatedSet. Returns the image of the first
-    container the ModelService marks ("" if none), which a prefetch Job can run. Raises
-    FieldError; the caller then drops the object."""
+    container the ModelService marks, which a prefetch Job can run, and what to warn
+    about. Raises FieldError; the caller then drops the object."""
     ms = renderer.ms
+    warnings: Warnings = []
     matched = not _selector_breaks(obj, kind)
     take_back(obj)
     journal = Journal(obj, workload)
@@ -267,7 +317,9 @@ def apply_roles(
         ):
             for index, spec in enumerate(specs):
                 where = f"spec.{role_name}.{list_name}[{index}]"
-                _merge_containers(journal, templates, list_name, spec, ms.source, where, workload)
+                _merge_containers(
+                    journal, templates, list_name, spec, ms.source, where, workload, warnings
+                )
         for template in templates:
             images += _model_pod(journal, template, rendered, ms.source, workload)
             _accelerators(journal, template, role)
@@ -282,18 +334,21 @@ def apply_roles(
         )
     if journal.ops:
         _record(journal, ms, [name for name, _ in roles])
-    return images[0] if images else ""
+    return Applied(images[0] if images else "", warnings)
 
 
 def _volumes(journal: Journal, templates: list[Path], source: Source) -> None:
     volume = source.volume()
-    if volume is None:  # object storage: vLLM streams the weights
-        return
+    named = [] if volume is None else [{"name": VOLUME_NAME, **volume}]  # None: streamed
+    credentials = source.credential_volume()
+    if credentials is not None:
+        named.append(credentials[0])
     for template in templates:
-        journal.ensure((*template, "spec"), {})
-        journal.ensure((*template, "spec", "volumes"), [])
-        named = {"name": VOLUME_NAME, **volume}
-        journal.set((*template, "spec", "volumes", Match("name", VOLUME_NAME)), named)
+        for entry in named:
+            journal.ensure((*template, "spec"), {})
+            journal.ensure((*template, "spec", "volumes"), [])
+            path = (*template, "spec", "volumes", Match("name", entry["name"]))
+            journal.set(path, entry)
 
 
 def _model_pod(

@@ -53,6 +53,7 @@ class _Edit(NamedTuple):
     secrets: list[tuple[str, str, str]]  # (field path, container, env var)
     image: str  # of the first container the ModelService marks
     pods: int
+    warnings: list[tuple[str, str]]  # (message, field path)
 
 
 def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) -> _Edit:
@@ -63,10 +64,11 @@ def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) ->
     view = RoundTrip(item)
     before = to_plain(view.data)
     rendered = [(role, roles[role]) for role in target.roles]
-    image = apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
+    applied = apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
     text, lost = view.text() if to_plain(view.data) != before else (None, False)
     secrets = literal_secrets(view.data, item.kind)
-    return _Edit(item, text, lost, secrets, image, pods(item.kind, view.data))
+    count = pods(item.kind, view.data)
+    return _Edit(item, text, lost, secrets, applied.image, count, applied.warnings)
 
 
 def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target]) -> None:
@@ -132,6 +134,8 @@ def _commit(
                 " valid YAML (a comment after a flow collection at the end of a list, say)",
             )
     for edit in edits:
+        for message, path in edit.warnings:
+            ctx.result(edit.item, Severity.WARNING, message, path)
         for path, container, name in edit.secrets:
             ctx.result(
                 edit.item,
@@ -226,7 +230,7 @@ def process(doc: Document, config: Config, config_service: Any = None) -> list[R
             ctx.result(origin, severity, not_found(ms, missing, doc.items, config.kinds))
         if not targets or (missing and config.strict):
             continue
-        for warning in ms.source.warnings():
-            ctx.result(origin, Severity.WARNING, warning, "spec.modelArtifacts.uri")
+        for warning, path in ms.source.warnings():
+            ctx.result(origin, Severity.WARNING, warning, path)
         _apply_service(ctx, origin, ms, targets)
     return ctx.results

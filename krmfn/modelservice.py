@@ -110,6 +110,7 @@ class ModelArtifacts(_Model):
     endpoint: str | None = None
     region: str | None = None
     account: str | None = None
+    credentials: str | None = None
 
     @property
     def prefetch_options(self) -> Prefetch | None:
@@ -308,6 +309,7 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
         endpoint=artifacts.endpoint or "",
         region=artifacts.region or "",
         account=artifacts.account or "",
+        credentials=artifacts.credentials or "",
         prefetch=artifacts.prefetch_options is not None,
     )
     source: Source | None = None

@@ -34,13 +34,19 @@ _ORCHESTRATOR_PREFIXES = (
 )
 _DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
 
-# Runs in the Job's image: the hub client vLLM images ship. The marker is written last,
-# and atomically, so that it only ever names a complete download.
+# Runs in the Job's image: the hub client vLLM images ship. It downloads what vLLM loads:
+# every file but the checkpoints in original/ (vLLM skips them) and, where the repo has
+# safetensors, the other weight formats (vLLM loads the first format it finds). The marker
+# is written last, and atomically, so that it only ever names a complete download.
 DOWNLOAD = """\
-import os, pathlib, sys
-from huggingface_hub import snapshot_download
+import fnmatch, os, pathlib, sys
+from huggingface_hub import HfApi, snapshot_download
 repo, revision, marker = sys.argv[1:]
-folder = snapshot_download(repo_id=repo, revision=revision or None)
+ignore = ["original/**/*"]
+files = HfApi().list_repo_files(repo, revision=revision or None)
+if fnmatch.filter(files, "*.safetensors"):
+    ignore += ["*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack", "*.gguf"]
+folder = snapshot_download(repo_id=repo, revision=revision or None, ignore_patterns=ignore)
 done = pathlib.Path(marker)
 done.parent.mkdir(parents=True, exist_ok=True)
 partial = done.with_name(done.name + ".partial")

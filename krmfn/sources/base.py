@@ -39,6 +39,7 @@ class Options(NamedTuple):
     endpoint: str = ""  # object storage: an S3-compatible store
     region: str = ""
     account: str = ""  # az://: the storage account
+    credentials: str = ""  # gs://: which credentials the Secret holds (see objects.py)
     prefetch: bool = False  # download into the cache with a Job (see krmfn.prefetch)
 
 
@@ -95,6 +96,15 @@ class Source:
         """The env of marked containers (a ContainerSpec's own env wins)."""
         return []
 
+    def displaced_env(self) -> list[dict[str, Any]]:
+        """Env a marked container may already have that would take the model elsewhere
+        (a cache of its own): replaced where present, restored when taken back."""
+        return []
+
+    def credential_volume(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A volume of credential files for the pods and its mount on marked containers."""
+        return None
+
     def args(self, given: list[str]) -> list[str]:
         """Args marked containers need after the ModelService's, given the args they
         already have (the ModelService's and the workload's)."""
@@ -120,7 +130,8 @@ class Source:
     def revision(self) -> str:
         return ""
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[tuple[str, str]]:
+        """(message, field path) of what the pods will do that the user may not expect."""
         return []
 
     def describe(self) -> str:
@@ -191,7 +202,7 @@ def parse_uri(uri: str, options: Options) -> Source:
     if kind is None:
         supported = ", ".join(f"{s}://" for s in SCHEMES)
         raise FieldError(f"unsupported URI {uri!r}; supported schemes: {supported}", URI_FIELD)
-    for field in ("endpoint", "region", "account"):
+    for field in ("endpoint", "region", "account", "credentials"):
         if getattr(options, field) and field not in kind.reads:
             readers = ", ".join(f"{s}://" for s, k in SCHEMES.items() if field in k.reads)
             raise FieldError(

@@ -92,7 +92,6 @@ class HuggingFaceCacheOnClaim(HubModel, PersistentVolumeClaim, scheme="pvc+hf"):
 
     @property
     def hub_cache(self) -> str:
-        """HF_HUB_CACHE as the pods see it."""
         return self.subpath(self.path)
 
     def env(self) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from krmfn.krm.errors import FieldError
 from krmfn.sources.base import URI_FIELD, Options, Source, hf_id, quantity, revision
@@ -17,6 +17,23 @@ class HubModel:
     model: str
     repo: str
     rev: str
+    # The variables a workload may set that send the hub's downloads, or transformers'
+    # reads, to another cache than the model volume: huggingface_hub reads HF_HUB_CACHE
+    # before HF_HOME (and the legacy HUGGINGFACE_HUB_CACHE), transformers 4 reads
+    # TRANSFORMERS_CACHE before both.
+    CACHE_VARIABLES: ClassVar[tuple[str, ...]] = (
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "TRANSFORMERS_CACHE",
+    )
+
+    @property
+    def hub_cache(self) -> str:
+        """HF_HUB_CACHE as the pods see it."""
+        raise NotImplementedError
+
+    def displaced_env(self) -> list[dict[str, Any]]:
+        return [{"name": name, "value": self.hub_cache} for name in self.CACHE_VARIABLES]
 
     @property
     def hf_model_name(self) -> str:
@@ -39,7 +56,9 @@ class HubModel:
     def hub_env(self, cache: dict[str, Any], offline: bool) -> list[dict[str, Any]]:
         """HF_TOKEN from the Secret, the cache variable, HF_ENDPOINT, HF_HUB_OFFLINE."""
         env = []
-        if self.options.auth_secret_name:
+        # An offline pod never sends the token: a required reference to it would only
+        # stop the pod when the Secret is missing.
+        if self.options.auth_secret_name and not offline:
             ref: dict[str, Any] = {
                 "name": self.options.auth_secret_name,
                 "key": self.options.token_key,
@@ -94,6 +113,10 @@ class HuggingFace(HubModel, Source, scheme="hf"):
     @property
     def read_only(self) -> bool:
         return False  # the Hugging Face hub writes into its cache
+
+    @property
+    def hub_cache(self) -> str:
+        return f"{self.options.mount_root.rstrip('/')}/hub"
 
     def env(self) -> list[dict[str, Any]]:
         home = {"name": "HF_HOME", "value": self.options.mount_root}

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from krmfn.krm.errors import FieldError
-from krmfn.sources.base import PULL_POLICY_FIELD, Options, bad_uri, normalised
+from krmfn.sources.base import PULL_POLICY_FIELD, URI_FIELD, Options, bad_uri, normalised
 from krmfn.sources.claims import ModelInVolume
 
 _OCI_REFERENCE = re.compile(
@@ -61,10 +61,13 @@ class ImageVolume(ModelInVolume, scheme="oci"):
     def read_only(self) -> bool:
         return True
 
-    def warnings(self) -> list[str]:
+    def warnings(self) -> list[tuple[str, str]]:
         return [
-            "image volumes need Kubernetes 1.35+ (or the ImageVolume feature gate on 1.33-1.34)"
-            " and containerd 2.1+ or CRI-O 1.31+ on the nodes"
+            (
+                "image volumes need Kubernetes 1.35+ (or the ImageVolume feature gate on"
+                " 1.33-1.34) and containerd 2.1+ or CRI-O 1.31+ on the nodes",
+                URI_FIELD,
+            )
         ]
 
     def describe(self) -> str:

@@ -14,6 +14,7 @@ from krmfn.sources.base import Options, Source, bad_uri, normalised
 ENDPOINT_FIELD = "spec.modelArtifacts.endpoint"
 REGION_FIELD = "spec.modelArtifacts.region"
 ACCOUNT_FIELD = "spec.modelArtifacts.account"
+CREDENTIALS_FIELD = "spec.modelArtifacts.credentials"
 LOAD_FORMAT = "--load-format"
 
 _S3 = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -145,6 +146,18 @@ class S3(ObjectStore, scheme="s3"):
     check_bucket = staticmethod(_s3_bucket)
     reads = ("endpoint", "region")
 
+    def warnings(self) -> list[tuple[str, str]]:
+        if self.options.region or self.options.endpoint:
+            return []
+        return [
+            (
+                "s3:// without region or endpoint: the pods get no AWS_REGION, so the"
+                " streamer's AWS SDK uses us-east-1 and a bucket in another region is not"
+                " found; set region",
+                REGION_FIELD,
+            )
+        ]
+
     def env(self) -> list[dict[str, Any]]:
         env = self.secret_env(
             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", optional=("AWS_SESSION_TOKEN",)
@@ -166,21 +179,101 @@ class S3(ObjectStore, scheme="s3"):
 
 
 class GoogleCloudStorage(ObjectStore, scheme="gs"):
-    """Cloud Storage: with `authSecretName`, HMAC keys (interoperability access) through
-    the streamer's S3 backend; without, the pod's own identity (Workload Identity)."""
+    """Cloud Storage, with the credentials `credentials` names, as the Run:ai streamer
+    reads them (it sends every gs:// URI to its GCS backend, which never reads AWS_*):
+
+    - `workloadIdentity` (the default, no Secret): the pod's own identity, through
+      Application Default Credentials;
+    - `serviceAccountKey`: the Secret's `key.json`, a service account key, mounted as a
+      file that RUNAI_STREAMER_GCS_CREDENTIAL_FILE and GOOGLE_APPLICATION_CREDENTIALS name;
+    - `hmac`: the Secret's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, HMAC keys of
+      Cloud Storage's interoperability API: vLLM then streams `s3://<bucket>/<path>`
+      through the S3 backend, at Cloud Storage's endpoint with path addressing.
+    """
 
     check_bucket = staticmethod(_gcs_bucket)
-    reads = ("endpoint",)
+    reads = ("endpoint", "credentials")
+
+    @classmethod
+    def parse(cls, uri: str, rest: str, options: Options) -> Source:
+        way, secret = options.credentials, options.auth_secret_name
+        if way and way not in GCS_CREDENTIALS:
+            raise FieldError(
+                f"{way!r} is not one of {', '.join(GCS_CREDENTIALS)}", CREDENTIALS_FIELD
+            )
+        if secret and way in ("", "workloadIdentity"):
+            raise FieldError(
+                "gs:// with authSecretName needs credentials: serviceAccountKey (the Secret"
+                " holds key.json, a service account key) or hmac (it holds AWS_ACCESS_KEY_ID"
+                " and AWS_SECRET_ACCESS_KEY, HMAC keys); without a Secret the pods use their"
+                " own identity (workloadIdentity)",
+                CREDENTIALS_FIELD,
+            )
+        if way in ("serviceAccountKey", "hmac") and not secret:
+            raise FieldError(
+                f"credentials {way} are read from a Secret: set authSecretName",
+                "spec.modelArtifacts.authSecretName",
+            )
+        if options.endpoint and way != "hmac":
+            raise FieldError(
+                "endpoint is Cloud Storage's S3-compatible endpoint, read with credentials"
+                " hmac only",
+                ENDPOINT_FIELD,
+            )
+        return super().parse(uri, rest, options)
+
+    @property
+    def _hmac(self) -> bool:
+        return self.options.credentials == "hmac"
+
+    @property
+    def mounted_model_path(self) -> str:
+        scheme = "s3" if self._hmac else self.scheme
+        return f"{scheme}://{self.model_path}"
 
     def env(self) -> list[dict[str, Any]]:
-        if not self.options.auth_secret_name:
-            return []
-        endpoint = self.options.endpoint or "https://storage.googleapis.com"
-        return [
-            *self.secret_env("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
-            _value("AWS_ENDPOINT_URL", endpoint),
-            _value("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
+        if self._hmac:
+            return [
+                *self.secret_env("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+                _value("AWS_ENDPOINT_URL", self.options.endpoint or GCS_S3_ENDPOINT),
+                _value("RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING", "0"),
+                _value("AWS_EC2_METADATA_DISABLED", "true"),
+            ]
+        if self.options.credentials == "serviceAccountKey":
+            key = f"{GCS_KEY_FOLDER}/{GCS_KEY}"
+            return [
+                _value("RUNAI_STREAMER_GCS_CREDENTIAL_FILE", key),
+                _value("GOOGLE_APPLICATION_CREDENTIALS", key),
+            ]
+        return []
+
+    def credential_volume(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        if self.options.credentials != "serviceAccountKey":
+            return None
+        secret = {
+            "secretName": self.options.auth_secret_name,
+            "items": [{"key": GCS_KEY, "path": GCS_KEY}],
+        }
+        volume = {"name": GCS_KEY_VOLUME, "secret": secret}
+        mount = {"name": GCS_KEY_VOLUME, "mountPath": GCS_KEY_FOLDER, "readOnly": True}
+        return volume, mount
+
+    def describe(self) -> str:
+        secret = self.options.auth_secret_name
+        how = {
+            "": "the pods' own identity",
+            "workloadIdentity": "the pods' own identity",
+            "serviceAccountKey": f"the service account key in Secret {secret}",
+            "hmac": f"HMAC keys from Secret {secret}, as {self.mounted_model_path}",
+        }[self.options.credentials]
+        return f"streamed from gs://{self.model_path} by the Run:ai streamer with {how}"
+
+
+GCS_CREDENTIALS = ("workloadIdentity", "serviceAccountKey", "hmac")
+GCS_S3_ENDPOINT = "https://storage.googleapis.com"
+GCS_KEY = "key.json"
+GCS_KEY_VOLUME = "gcs-credentials"
+GCS_KEY_FOLDER = "/var/run/secrets/krmfn/gcs"
 
 
 class AzureBlob(ObjectStore, scheme="az"):
