@@ -133,8 +133,7 @@ def _merge_container(
 def _mount(
     journal: Journal, path: Path, source: Source, workload: str, explicit_env: set[str]
 ) -> None:
-    if source.volume() is not None:
-        _mount_volume(journal, path, source, workload)
+    _mount_volume(journal, path, source, workload)
     credentials = source.credential_volume()
     if credentials is not None:
         journal.ensure((*path, "volumeMounts"), [])
@@ -338,8 +337,7 @@ def apply_roles(
 
 
 def _volumes(journal: Journal, templates: list[Path], source: Source) -> None:
-    volume = source.volume()
-    named = [] if volume is None else [{"name": VOLUME_NAME, **volume}]  # None: streamed
+    named = [{"name": VOLUME_NAME, **source.volume()}]
     credentials = source.credential_volume()
     if credentials is not None:
         named.append(credentials[0])

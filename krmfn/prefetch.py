@@ -42,7 +42,7 @@ DOWNLOAD = """\
 import fnmatch, os, pathlib, sys
 from huggingface_hub import HfApi, snapshot_download
 repo, revision, marker = sys.argv[1:]
-ignore = ["original/**/*"]
+ignore = ["original/*"]  # fnmatch: * crosses /
 files = HfApi().list_repo_files(repo, revision=revision or None)
 if fnmatch.filter(files, "*.safetensors"):
     ignore += ["*.bin", "*.pt", "*.pth", "*.ckpt", "*.h5", "*.msgpack", "*.gguf"]

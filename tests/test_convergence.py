@@ -109,3 +109,30 @@ def test_generated_items_follow_an_edit(edit: str) -> None:
     assert generated.count("kind: Job\n") == 1
     again = run_cli(command(PREFETCH), generated.replace(old, new).encode())
     assert (again.status, again.stdout.decode()) == (fresh.status, fresh.stdout.decode())
+
+
+SHELL = FIXTURES / "shell-script"
+# The wide-ep workload keeps its own HF_HUB_CACHE while krmfn points it at the model
+# volume: a source without a hub cache gives it back.
+SHELL_EDITS = {
+    "hf to pvc": ("uri: hf://deepseek-ai/DeepSeek-V4-Pro\n", "uri: pvc://dsv4/DeepSeek-V4-Pro\n"),
+    "hf to s3": (
+        "uri: hf://deepseek-ai/DeepSeek-V4-Pro\n",
+        "uri: s3://models/DeepSeek-V4-Pro\n      region: us-east-1\n",
+    ),
+    "secret removed": ("      authSecretName: llm-d-hf-token\n", ""),
+}
+
+
+@pytest.mark.parametrize("edit", list(SHELL_EDITS), ids=list(SHELL_EDITS))
+def test_a_workloads_own_hub_cache_comes_back(edit: str) -> None:
+    old, new = SHELL_EDITS[edit]
+    original = fixture_input(SHELL).decode()
+    assert original.count(old) == 1
+    fresh = run_cli(command(SHELL), original.replace(old, new).encode()).stdout.decode()
+    rewritten = strip_results(run_cli(command(SHELL), original.encode()).stdout.decode())
+    assert "value: /model-cache/hub" in rewritten
+    again = run_cli(command(SHELL), rewritten.replace(old, new).encode()).stdout.decode()
+    assert again == fresh
+    if edit != "secret removed":
+        assert "value: /var/cache/huggingface" in again

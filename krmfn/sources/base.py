@@ -78,8 +78,8 @@ class Source:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri!r})"
 
-    def volume(self) -> dict[str, Any] | None:
-        """The `model-storage` volume without its name; None: the pods get none."""
+    def volume(self) -> dict[str, Any]:
+        """The `model-storage` volume without its name."""
         raise NotImplementedError
 
     @property

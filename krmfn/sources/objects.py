@@ -1,6 +1,8 @@
 """Models in object storage, streamed by vLLM's Run:ai Model Streamer: `s3://`, `gs://`,
-`az://`. No volume: vLLM reads the weights from the store (`--load-format=runai_streamer`),
-with the credentials the streamer reads from the environment."""
+`az://`. vLLM reads the weights from the store (`--load-format=runai_streamer`), with the
+credentials the streamer reads from the environment. The model volume is a small emptyDir:
+vLLM first pulls the model's config and tokenizer files into its assets cache, which must be
+writable even where the container's root filesystem is not."""
 
 from __future__ import annotations
 
@@ -109,12 +111,19 @@ class ObjectStore(Source):
                 )
         return cls(uri, options, bucket=bucket, path=normalised(uri, path))
 
-    def volume(self) -> None:
-        return None
+    def volume(self) -> dict[str, Any]:
+        return {"emptyDir": {}}
 
     @property
     def read_only(self) -> bool:
-        return True
+        return False  # vLLM writes the files it pulls
+
+    def env(self) -> list[dict[str, Any]]:
+        return [*self.store_env(), _value("VLLM_ASSETS_CACHE", self.options.mount_root)]
+
+    def store_env(self) -> list[dict[str, Any]]:
+        """What the streamer reads to reach the store."""
+        raise NotImplementedError
 
     def args(self, given: list[str]) -> list[str]:
         if any(a == LOAD_FORMAT or a.startswith(f"{LOAD_FORMAT}=") for a in given):
@@ -133,7 +142,10 @@ class ObjectStore(Source):
     def describe(self) -> str:
         credentials = self.options.auth_secret_name
         given = f", credentials from Secret {credentials}" if credentials else ""
-        return f"streamed from {self.mounted_model_path} by the Run:ai streamer{given}"
+        return (
+            f"streamed from {self.mounted_model_path} by the Run:ai streamer{given},"
+            " config files in an emptyDir"
+        )
 
 
 def _value(name: str, value: str) -> dict[str, Any]:
@@ -158,7 +170,7 @@ class S3(ObjectStore, scheme="s3"):
             )
         ]
 
-    def env(self) -> list[dict[str, Any]]:
+    def store_env(self) -> list[dict[str, Any]]:
         env = self.secret_env(
             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", optional=("AWS_SESSION_TOKEN",)
         )
@@ -231,7 +243,7 @@ class GoogleCloudStorage(ObjectStore, scheme="gs"):
         scheme = "s3" if self._hmac else self.scheme
         return f"{scheme}://{self.model_path}"
 
-    def env(self) -> list[dict[str, Any]]:
+    def store_env(self) -> list[dict[str, Any]]:
         if self._hmac:
             return [
                 *self.secret_env("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
@@ -266,7 +278,10 @@ class GoogleCloudStorage(ObjectStore, scheme="gs"):
             "serviceAccountKey": f"the service account key in Secret {secret}",
             "hmac": f"HMAC keys from Secret {secret}, as {self.mounted_model_path}",
         }[self.options.credentials]
-        return f"streamed from gs://{self.model_path} by the Run:ai streamer with {how}"
+        return (
+            f"streamed from gs://{self.model_path} by the Run:ai streamer with {how},"
+            " config files in an emptyDir"
+        )
 
 
 GCS_CREDENTIALS = ("workloadIdentity", "serviceAccountKey", "hmac")
@@ -294,7 +309,7 @@ class AzureBlob(ObjectStore, scheme="az"):
             )
         return super().parse(uri, rest, options)
 
-    def env(self) -> list[dict[str, Any]]:
+    def store_env(self) -> list[dict[str, Any]]:
         keys = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
         if self.options.account:
             return [
