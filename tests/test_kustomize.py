@@ -268,5 +268,6 @@ def test_guide_pd_overlay_applies_each_role_to_its_disaggregatedset_role(
         assert server["volumeMounts"] == [
             {"mountPath": "/model-cache", "name": "model-storage", "readOnly": True}
         ]
-        assert [e["name"] for e in server["env"]] == ["HF_TOKEN", "HF_HUB_CACHE", "HF_HUB_OFFLINE"]
+        # Offline pods never send the token, so they carry no reference to its Secret.
+        assert [e["name"] for e in server["env"]] == ["HF_HUB_CACHE", "HF_HUB_OFFLINE"]
         assert pod["initContainers"][0]["name"] == "wait-for-model"
