@@ -12,7 +12,7 @@ from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.paths import Match, Path, format_path
-from krmfn.render import RenderedRole, Renderer
+from krmfn.render import RenderedRole, Renderer, containers
 from krmfn.selectors import unmatched
 from krmfn.sources import VOLUME_NAME, Source
 from krmfn.workloads import (
@@ -250,15 +250,27 @@ def _selector_breaks(obj: Any, kind: str) -> list[str]:
     return unmatched(get(obj, ("spec", "selector")), labels)
 
 
-def take_back(obj: Any) -> None:
-    """Take back what an earlier run recorded on this workload, and its record."""
+def _duplicate_containers(obj: Any, kind: str) -> list[tuple[Path, str]]:
+    """(pod template, name) of each container name a pod would have twice: containers and
+    init containers share one namespace of names."""
+    found = []
+    for template in all_pod_templates(kind, obj):
+        names = [str(c.get("name")) for _, _, c in containers(obj, template)]
+        found += [(template, n) for n in sorted({n for n in names if names.count(n) > 1})]
+    return found
+
+
+def take_back(obj: Any) -> dict[Path, int]:
+    """Take back what an earlier run recorded on this workload, and its record. Returns
+    where credentials that could only be removed were (see `Journal`)."""
     annotations = get(obj, ANNOTATIONS)
     if not isinstance(annotations, dict) or record.ANNOTATION not in annotations:
-        return
+        return {}
     previous = record.read(str(annotations.pop(record.ANNOTATION)))
-    undo(obj, previous.ops)
+    removed = undo(obj, previous.ops)
     if previous.new_annotations and not annotations:
         del obj["metadata"]["annotations"]
+    return removed
 
 
 def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Path]]:
@@ -294,8 +306,8 @@ def apply_roles(
     ms = renderer.ms
     warnings: Warnings = []
     matched = not _selector_breaks(obj, kind)
-    take_back(obj)
-    journal = Journal(obj, workload)
+    unique = not _duplicate_containers(obj, kind)
+    journal = Journal(obj, workload, redacted=take_back(obj))
     sites = _sites(obj, kind, workload, [name for name, _ in roles])
     for templates in sites:
         for template in templates:
@@ -330,6 +342,20 @@ def apply_roles(
             f" ({', '.join(broken)}); the function never changes a selector or a label value,"
             " so change the selector or the label in the source",
             "spec.selector",
+        )
+    duplicates = _duplicate_containers(obj, kind) if unique else []
+    if duplicates:
+        template, name = duplicates[0]
+        raise FieldError(
+            f"{workload}: a pod would have two containers named {name!r} (containers and"
+            " initContainers share their names); rename the workload's own or the"
+            " ModelService's"
+            + (
+                " (krmfn's init container waits for the prefetch Job)"
+                if name == prefetch.WAITER
+                else ""
+            ),
+            format_path((*template, "spec")),
         )
     if journal.ops:
         _record(journal, ms, [name for name, _ in roles])

@@ -8,6 +8,7 @@ nothing of stdin or stdout: `krmfn.krm.run` reads the document and writes it bac
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, NamedTuple
 
 from krmfn import generate
@@ -20,7 +21,7 @@ from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import Identity, ModelService, load
 from krmfn.render import RenderedRole, Renderer
 from krmfn.selectors import PREVIOUS_NAMES, original_names
-from krmfn.targets import Target, discover, ms_key, not_found
+from krmfn.targets import Discovery, Target, discover, ms_key, not_found
 from krmfn.workloads import pods
 
 # A ModelService in the items (its results name its file), or given as the config.
@@ -172,7 +173,11 @@ def _load_items(ctx: _Context, config: Config) -> list[tuple[Origin, ModelServic
             ctx.error(item, exc, "cannot be read: ")
             continue
         original = original_names(item.annotations, item.name, PREVIOUS_NAMES)[-1]
-        loaded = load(Identity(item.name, item.namespace, original), data, config)
+        try:
+            loaded = load(Identity(item.name, item.namespace, original), data, config)
+        except Exception as exc:  # one ModelService's internal error is its own
+            ctx.result(item, Severity.ERROR, f"internal error: {type(exc).__name__}: {exc}")
+            continue
         if isinstance(loaded, ModelService):
             services.append((item, loaded))
             continue
@@ -199,6 +204,50 @@ def _load_config_service(
     return None
 
 
+def _serve(
+    ctx: _Context, origin: Origin, ms: ModelService, found: Discovery, config: Config
+) -> None:
+    """Apply one ModelService to the targets discovery found for it."""
+    severity = Severity.ERROR if config.strict else Severity.WARNING
+    key = ms_key(ms)
+    conflicts = found.conflicts.get(key)
+    if conflicts:
+        for message in conflicts:
+            ctx.result(origin, Severity.ERROR, message)
+        return
+    targets = found.targets[key]
+    if not ms.roles:
+        ctx.result(origin, severity, "has neither a decode nor a prefill role: nothing to apply")
+        return
+    applied = {r for t in targets for r in t.roles}
+    # A role that names its target and finds nothing is said even when others apply.
+    missing = ms.roles if not targets else [r for r in ms.targets if r not in applied]
+    if missing:
+        ctx.result(origin, severity, not_found(ms, missing, ctx.doc.items, config.kinds))
+    if not targets or (missing and config.strict):
+        return
+    for warning, path in ms.source.warnings():
+        ctx.result(origin, Severity.WARNING, warning, path)
+    _apply_service(ctx, origin, ms, targets)
+
+
+def _unique(
+    ctx: _Context, services: list[tuple[Origin, ModelService]]
+) -> list[tuple[Origin, ModelService]]:
+    """Two ModelServices of one name and namespace are one too many: which one the
+    workloads follow would depend on their order, and the API server would keep one."""
+    count = Counter(ms_key(ms) for _, ms in services)
+    for origin, ms in services:
+        if count[ms_key(ms)] > 1:
+            ctx.result(
+                origin,
+                Severity.ERROR,
+                f"{ms.ref} is given {count[ms_key(ms)]} times; a name and namespace name one"
+                " ModelService: rename or remove the others (none of them is applied)",
+            )
+    return [(origin, ms) for origin, ms in services if count[ms_key(ms)] == 1]
+
+
 def process(doc: Document, config: Config, config_service: Any = None) -> list[Result]:
     """Apply every ModelService of the list, and the one given as the functionConfig."""
     ctx = _Context(doc, [], generate.Present(doc))
@@ -208,29 +257,12 @@ def process(doc: Document, config: Config, config_service: Any = None) -> list[R
         # kpt passes a package's config file in the items too: one ModelService, once.
         if given is not None and all(ms_key(ms) != ms_key(given[1]) for _, ms in services):
             services.append(given)
+    services = _unique(ctx, services)
     found = discover(doc.items, [ms for _, ms in services], config.kinds)
-    severity = Severity.ERROR if config.strict else Severity.WARNING
     for origin, ms in services:
-        key = ms_key(ms)
-        conflicts = found.conflicts.get(key)
-        if conflicts:
-            for message in conflicts:
-                ctx.result(origin, Severity.ERROR, message)
-            continue
-        targets = found.targets[key]
-        if not ms.roles:
-            ctx.result(
-                origin, severity, "has neither a decode nor a prefill role: nothing to apply"
-            )
-            continue
-        applied = {r for t in targets for r in t.roles}
-        # A role that names its target and finds nothing is said even when others apply.
-        missing = ms.roles if not targets else [r for r in ms.targets if r not in applied]
-        if missing:
-            ctx.result(origin, severity, not_found(ms, missing, doc.items, config.kinds))
-        if not targets or (missing and config.strict):
-            continue
-        for warning, path in ms.source.warnings():
-            ctx.result(origin, Severity.WARNING, warning, path)
-        _apply_service(ctx, origin, ms, targets)
+        # One ModelService's internal error is its own: the others still apply.
+        try:
+            _serve(ctx, origin, ms, found, config)
+        except Exception as exc:  # never a traceback, never another's edits lost
+            ctx.result(origin, Severity.ERROR, f"internal error: {type(exc).__name__}: {exc}")
     return ctx.results

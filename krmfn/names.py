@@ -7,10 +7,8 @@ import re
 from krmfn.krm.errors import FieldError
 
 _OUTSIDE = re.compile(r"[^a-z0-9-]+")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 MAX_LABEL = 63
 _SECRET_NAME = re.compile(r"(?i)(TOKEN|SECRET|PASSWORD|API_?KEY)")
 
@@ -30,7 +28,7 @@ def sanitize(value: str, field: str = "") -> str:
     Raises FieldError, about `field`, for a value that sanitises to no valid label.
     """
     out = _OUTSIDE.sub("-", value.strip().lower()).strip("-._")[:MAX_LABEL]
-    if not _DNS1123_LABEL.match(out):
+    if not _DNS1123_LABEL.fullmatch(out):
         raise FieldError(
             f"{value!r} sanitises to {out!r}, which is not a valid DNS-1123 label"
             " (lower-case letters, digits and '-', starting and ending with a letter or digit,"
@@ -41,4 +39,4 @@ def sanitize(value: str, field: str = "") -> str:
 
 
 def is_dns1123_subdomain(value: str) -> bool:
-    return len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.match(value))
+    return len(value) <= 253 and bool(_DNS1123_SUBDOMAIN.fullmatch(value))

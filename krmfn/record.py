@@ -36,8 +36,38 @@ class Record(NamedTuple):
     new_annotations: bool = False
 
 
+def _word(text: str) -> str:
+    """Text as one word of a line: as it is, or a JSON string without white space when it
+    holds white space, a comma or starts with a quote or a bracket."""
+    if text and not re.search(r'[\s,\x00-\x1f\x7f-\x9f\u2028\u2029]|^["\[]', text):
+        return text
+    return json.dumps(text, ensure_ascii=True).replace(" ", "\\u0020")
+
+
+def _unword(text: str) -> str:
+    value = json.loads(text) if text.startswith('"') else text
+    if not isinstance(value, str):
+        raise ValueError(text)
+    return value
+
+
+def _keys(keys: tuple[str, ...]) -> str:
+    if all(_word(k) == k for k in keys):
+        return ",".join(keys)
+    return json.dumps(list(keys), separators=(",", ":"), ensure_ascii=True).replace(" ", "\\u0020")
+
+
+def _unkeys(text: str) -> tuple[str, ...]:
+    if not text.startswith("["):
+        return tuple(text.split(","))
+    keys = json.loads(text)
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(text)
+    return tuple(keys)
+
+
 def write(record: Record) -> str:
-    header = [VERSION, record.by, ",".join(record.roles)]
+    header = [VERSION, _word(record.by), ",".join(record.roles)]
     if record.new_annotations:
         header.append(NEW_ANNOTATIONS)
     return "\n".join([" ".join(header), *(_line(op) for op in record.ops)])
@@ -51,14 +81,9 @@ def block(text: str) -> Any:
 
 
 def _line(op: Op) -> str:
-    path = format_path(op.path)
-    if len(path.split()) != 1:
-        raise FieldError(f"{path!r} cannot be recorded: a key or name holds white space", path)
-    words = [op.kind.value, path, op.digest]
+    words = [op.kind.value, format_path(op.path), op.digest]
     if op.kind is Kind.MERGE:
-        if any(len(k.split()) != 1 or "," in k for k in op.prior):
-            raise FieldError(f"{list(op.prior)!r} cannot be recorded as keys", path)
-        words.insert(2, ",".join(op.prior))
+        words.insert(2, _keys(op.prior))
     if op.kind is Kind.PREFIX:
         words.append(str(op.elements))
     if op.created:
@@ -86,7 +111,7 @@ def read(text: str) -> Record:
         if version != VERSION or any(f != NEW_ANNOTATIONS for f in flags):
             raise ValueError(version)
         ops = [_op(line) for line in lines]
-        return Record(by, tuple(roles.split(",")), ops, NEW_ANNOTATIONS in flags)
+        return Record(_unword(by), tuple(roles.split(",")), ops, NEW_ANNOTATIONS in flags)
     except (ValueError, KeyError, TypeError, IndexError):
         raise _unreadable() from None
 
@@ -97,7 +122,7 @@ def _op(line: str) -> Op:
     if kind is Kind.MERGE:
         keys, _, rest = rest.partition(" ")
         digest, _, rest = rest.partition(" ")
-        return Op(kind, path, _digest(digest), tuple(keys.split(",")), created=_created(rest))
+        return Op(kind, path, _digest(digest), _unkeys(keys), created=_created(rest))
     digest, _, rest = rest.partition(" ")
     digest = _digest(digest)
     if kind is Kind.SET:

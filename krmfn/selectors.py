@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from krmfn.krm.errors import FieldError
 
@@ -23,8 +23,8 @@ PREVIOUS_NAMESPACES = "internal.config.kubernetes.io/previousNamespaces"
 # kustomize compares the namespace of a resource without one as "default".
 _DEFAULT_NAMESPACE = "default"
 
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _TOKEN = re.compile(r"\s*(==|!=|=|!|,|\(|\)|<|>|[^\s!=,()<>]+)")
 
 Requirement = Callable[[Mapping[str, str]], bool]
@@ -44,8 +44,8 @@ def _check_key(key: str, text: str) -> str:
     prefix, slash, name = key.rpartition("/")
     valid = (
         0 < len(name) <= 63
-        and _LABEL_NAME.match(name) is not None
-        and (not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix) is not None))
+        and _LABEL_NAME.fullmatch(name) is not None
+        and (not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix) is not None))
     )
     if not valid:
         raise ValueError(f"{key!r} in {text!r} is not a valid label key")
@@ -53,7 +53,7 @@ def _check_key(key: str, text: str) -> str:
 
 
 def _check_value(value: str, text: str) -> str:
-    if len(value) > 63 or not _LABEL_NAME.match(value):
+    if len(value) > 63 or not _LABEL_NAME.fullmatch(value):
         raise ValueError(f"{value!r} in {text!r} is not a valid label value")
     return value
 
@@ -156,11 +156,24 @@ def parse_label_selector(text: str) -> Selector:
     return Selector(text, tuple(requirements))
 
 
-def _whole(pattern: str, field: str) -> re.Pattern[str]:
+class Pattern(Protocol):
+    def fullmatch(self, text: str) -> object: ...
+
+
+def _whole(pattern: str, field: str) -> Pattern:
+    """A target's regular expression, matched whole as kustomize matches it, with RE2 as
+    kustomize (Go's regexp) does: linear in the text, so no pattern can hang a render,
+    and with Go's syntax (no backreferences or lookarounds)."""
+    import re2  # only a render with target regexes pays for it
+
+    options = re2.Options()
+    options.log_errors = False  # the error is a result, not a line of RE2's log
     try:
-        return re.compile(f"(?:{pattern})")
-    except re.error as exc:
-        raise FieldError(f"{pattern!r} is not a regular expression: {exc}", field) from None
+        compiled: Pattern = re2.compile(f"(?:{pattern})", options)
+    except re2.error as exc:
+        problem = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise FieldError(f"{pattern!r} is not a regular expression: {problem}", field) from None
+    return compiled
 
 
 def original_names(annotations: Mapping[str, str], current: str, key: str) -> tuple[str, ...]:
@@ -175,11 +188,11 @@ class TargetSelector(NamedTuple):
 
     field: str
     spec: Mapping[str, str]
-    group: re.Pattern[str] | None
-    version: re.Pattern[str] | None
-    kind: re.Pattern[str] | None
-    name: re.Pattern[str] | None
-    namespace: re.Pattern[str] | None
+    group: Pattern | None
+    version: Pattern | None
+    kind: Pattern | None
+    name: Pattern | None
+    namespace: Pattern | None
     labels: Selector | None
     annotations: Selector | None
 
@@ -187,7 +200,7 @@ class TargetSelector(NamedTuple):
     def compile(cls, spec: Mapping[str, str], field: str) -> TargetSelector:
         """Raises FieldError naming the field that is wrong."""
 
-        def pattern(key: str) -> re.Pattern[str] | None:
+        def pattern(key: str) -> Pattern | None:
             value = spec.get(key)
             return _whole(value, f"{field}.{key}") if value else None
 
@@ -226,7 +239,7 @@ class TargetSelector(NamedTuple):
         annotations: Mapping[str, str],
     ) -> bool:
         group, _, version = api_version.rpartition("/")
-        checks: list[tuple[re.Pattern[str] | None, tuple[str, ...]]] = [
+        checks: list[tuple[Pattern | None, tuple[str, ...]]] = [
             (self.group, (group,)),
             (self.version, (version,)),
             (self.kind, (kind,)),

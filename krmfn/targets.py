@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from krmfn.journal import get
+from krmfn import record
+from krmfn.journal import Kind, get
 from krmfn.kinds import (
     MODEL_LABEL,
     MODELSERVICE_API_VERSION,
@@ -24,6 +25,7 @@ from krmfn.krm import Item
 from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ROLES, ModelService
 from krmfn.names import sanitize
+from krmfn.paths import Path
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.workloads import all_pod_templates, holds_roles, role_names
 
@@ -52,19 +54,42 @@ def is_workload(item: Item, kinds: Iterable[str]) -> bool:
     return item.kind in kinds and item.api_version == WORKLOAD_KINDS.get(item.kind)
 
 
-def _labels(item: Item) -> dict[str, str]:
-    labels = item.field("metadata", "labels")
-    return labels if isinstance(labels, dict) else {}
+def _added_labels(item: Item) -> dict[Path, tuple[str, ...]]:
+    """The label keys an earlier run added, by where: they are krmfn's, not the user's,
+    and selecting by them would make a second run find other workloads than the first."""
+    text = item.annotations.get(record.ANNOTATION)
+    if not text:
+        return {}
+    try:
+        ops = record.read(text).ops
+    except FieldError:
+        return {}  # the apply says so
+    added: dict[Path, tuple[str, ...]] = {}
+    for op in ops:
+        if op.kind is Kind.MERGE and op.path[-1:] == ("labels",):
+            added[op.path] = added.get(op.path, ()) + tuple(op.prior)
+    return added
+
+
+def _own(labels: object, added: tuple[str, ...]) -> dict[str, str]:
+    if not isinstance(labels, dict):
+        return {}
+    return {k: v for k, v in labels.items() if k not in added} if added else labels
 
 
 def all_labels(item: Item) -> list[Mapping[str, str]]:
     """The workload's labels, then those of each of its pod templates (read from the
-    fields the reader kept, which have the workload's shape)."""
-    found: list[Mapping[str, str]] = [_labels(item)]
+    fields the reader kept, which have the workload's shape), as the user wrote them:
+    without those an earlier run added."""
+    added = _added_labels(item)
+    where: Path = ("metadata", "labels")
+    own = _own(item.field("metadata", "labels"), added.get(where, ()))
+    found: list[Mapping[str, str]] = [own]
     for template in all_pod_templates(item.kind, item.fields):
-        labels = get(item.fields, (*template, "metadata", "labels"))
+        path = (*template, "metadata", "labels")
+        labels = get(item.fields, path)
         if isinstance(labels, dict):
-            found.append(labels)
+            found.append(_own(labels, added.get(path, ())))
     return found
 
 

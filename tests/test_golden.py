@@ -47,10 +47,41 @@ def test_golden(case: Path) -> None:
     assert b"Traceback" not in outcome.stderr
 
 
+def _results(text: str) -> tuple[yaml.Node, yaml.Node, bool] | None:
+    root = yaml.compose(text, Loader=yaml.CSafeLoader)
+    for key, value in root.value:
+        if key.value == "results":
+            return key, value, bool(root.flow_style)
+    return None
+
+
+def rerun_input(case: Path, output: bytes) -> bytes:
+    """What the next step sends back: the output without the results this run appended.
+    Results that came in stay; an input that came back as it was (it could not be
+    read) comes again as it is; a document end marker after the results stays."""
+    given = fixture_input(case)
+    if is_stream(case) or output == given:
+        return output
+    text = output.decode()
+    found = _results(text)
+    if found is None:
+        return output
+    key, value, flow = found
+    before = _results(given.decode())
+    if before is not None:
+        prior = given.decode()[before[1].start_mark.index : before[1].end_mark.index]
+        return (text[: value.start_mark.index] + prior + text[value.end_mark.index :]).encode()
+    start, end = key.start_mark.index, value.end_mark.index
+    if flow:
+        start = text.rindex(",", 0, start)
+        return (text[:start] + text[end:].lstrip(" ")).encode()
+    return (text[:start] + text[end:]).encode()
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_second_run_changes_nothing(case: Path) -> None:
     first = run_case(case)
-    again = first.stdout if is_stream(case) else strip_results(first.stdout.decode()).encode()
+    again = rerun_input(case, first.stdout)
     second = run_cli(command(case), again)
     assert second.stdout.decode() == first.stdout.decode()
     assert second.status == first.status

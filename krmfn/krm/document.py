@@ -35,8 +35,25 @@ MAX_ITEM_DEPTH = 100
 MAX_ITEM_NODES = 200_000
 
 _SEPARATOR = re.compile(r"^---(?=[ \t\n]|$)", re.MULTILINE)
+_DIRECTIVE = re.compile(r"%")
+# What starts the next document of a stream: its directives or its `---`.
+_NEXT_DOCUMENT = re.compile(r"^(?:%|---(?=[ \t\n]|$))", re.MULTILINE)
 _PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
+
+
+# Characters YAML does not allow raw (C0 and C1 controls but tab and line feed, DEL, the
+# BOM, non-characters) or reads as line breaks (NEL, LS, PS): JSON writes them escaped.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
+)
+
+
+def to_json(data: Any) -> str:
+    """JSON for a flow (JSON) list: non-ASCII kept as it is, anything YAML cannot hold raw
+    escaped."""
+    text = json.dumps(data, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class Item:
@@ -44,6 +61,7 @@ class Item:
 
     __slots__ = (
         "_node",
+        "aliases",
         "annotations",
         "api_version",
         "fields",
@@ -57,9 +75,17 @@ class Item:
     )
 
     def __init__(
-        self, position: int, text: str, span: Span, fields: dict[str, Any], in_flow: bool
+        self,
+        position: int,
+        text: str,
+        span: Span,
+        fields: dict[str, Any],
+        in_flow: bool,
+        aliases: list[tuple[int, str]] | None = None,
     ) -> None:
         self.position = position
+        # Every alias of the input, (where, anchor name), shared by its items.
+        self.aliases = aliases if aliases is not None else []
         self.text = text  # the whole input: the item is text[span.start:span.end]
         self.span = span
         self.in_flow = in_flow
@@ -110,6 +136,12 @@ class Item:
         if self._node is None:
             self._node = compose(self.text, self.span)
         return self._node
+
+    def anchors_used_elsewhere(self) -> set[str]:
+        """The anchor names aliases outside this item use (an anchor of this item that one
+        of them uses must stay, unchanged)."""
+        start, end = self.span.start, self.span.end
+        return {name for at, name in self.aliases if not start <= at < end}
 
     @property
     def is_mapping(self) -> bool:
@@ -194,10 +226,18 @@ def compose(text: str, span: Span) -> Node:
 
 
 def construct(node: Node) -> Any:
+    """Plain data of a node. Raises FieldError for one beyond the limits, or with a value
+    its tag cannot build (`!!int abc`, a tag of its own)."""
     check_size(node)
     loader = yaml.CSafeLoader("")
     try:
         return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FieldError(f"a value cannot be read: {problem}") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for a value that does not fit its tag.
+        raise FieldError(f"a value does not fit its tag: {exc}") from None
     finally:
         loader.dispose()
 
@@ -205,6 +245,7 @@ def construct(node: Node) -> Any:
 class Document:
     __slots__ = (
         "_added",
+        "_dropped",
         "_edits",
         "function_config",
         "items",
@@ -222,31 +263,61 @@ class Document:
         self.function_config: Any = None
         self.prior_results: list[Any] = []
         self._edits: dict[int, tuple[int, int, str]] = {}
+        self._dropped: set[int] = set()
         self._added: list[dict[str, Any]] = []
 
     def replace(self, item: Item, new_text: str) -> None:
         self._edits[item.position] = (item.start, item.end, new_text)
 
+    @property
+    def dropped(self) -> set[int]:
+        """The positions of the items left out of the output."""
+        return set(self._dropped)
+
     def drop(self, item: Item) -> None:
         """Leave an item out of the output: a function drops only what it owns (kpt
         deletes the file of an item missing from the output)."""
+        self._dropped.add(item.position)
+
+    def _drops(self) -> list[tuple[int, int, str]]:
+        """The text the dropped items leave, in the list's style: a document of a stream
+        with its `---` and directives, a block item's lines, a run of flow elements with
+        the commas that joined them to the rest."""
         if self.mode == "stream":
-            self._edits[item.position] = self._document_span(item)
-        elif self.parsed.items_flow:
-            self._edits[item.position] = self._flow_span(item)
-        else:
-            self._edits[item.position] = self._block_span(item)
+            return [self._document_span(self.items[p]) for p in sorted(self._dropped)]
+        if not self.parsed.items_flow:
+            return [self._block_span(self.items[p]) for p in sorted(self._dropped)]
+        edits = []
+        items, positions = self.items, sorted(self._dropped)
+        runs: list[list[int]] = []
+        for position in positions:
+            if runs and runs[-1][-1] == position - 1:
+                runs[-1].append(position)
+            else:
+                runs.append([position])
+        for run in runs:
+            first, last = run[0], run[-1]
+            if first > 0:  # a kept element before: from its end, with the comma
+                edits.append((items[first - 1].end, items[last].end, ""))
+            elif last + 1 < len(items):  # the list's first elements: up to the next
+                edits.append((items[first].start, items[last + 1].start, ""))
+            else:
+                edits.append((items[first].start, items[last].end, ""))
+        return edits
 
     def _document_span(self, item: Item) -> tuple[int, int, str]:
-        """A document of a stream with its `---` line and the comments before its content
-        (Helm's `# Source:` line)."""
+        """A document of a stream with its `---` line, its directives and the comments
+        before its content (Helm's `# Source:` line), up to the next document's."""
+        text = self.text
         before = self.items[item.position - 1].end if item.position else 0
-        separators = list(_SEPARATOR.finditer(self.text, before, item.start))
+        separators = list(_SEPARATOR.finditer(text, before, item.start))
         start = separators[-1].start() if separators else before
-        end = len(self.text)
+        while start > before and _DIRECTIVE.match(text, self._line_start(start - 1)):
+            start = self._line_start(start - 1)
+        end = len(text)
         if item.position + 1 < len(self.items):
             following = self.items[item.position + 1]
-            found = _SEPARATOR.search(self.text, item.end, following.start)
+            found = _NEXT_DOCUMENT.search(text, item.end, following.start)
             end = found.start() if found else following.start
         return start, end, ""
 
@@ -258,21 +329,18 @@ class Document:
         return self.text.rfind("\n", 0, at) + 1
 
     def _line_end(self, at: int) -> int:
-        """Just after the line break that ends the line `at` is on (the end of the text)."""
+        """Just after the line break that ends the line `at` is on (the end of the text).
+        A span that ends in a block scalar holds its line break already: `at` is there."""
+        if at and self.text[at - 1] == "\n":
+            return at
         found = self.text.find("\n", at)
         return found + 1 if found >= 0 else len(self.text)
 
-    def _flow_span(self, item: Item) -> tuple[int, int, str]:
-        """An element of a flow list with the comma that joins it to its neighbour."""
-        if item.position:
-            return self.items[item.position - 1].end, item.end, ""
-        if len(self.items) > 1:
-            return item.start, self.items[1].start, ""
-        return item.start, item.end, ""
-
     def append(self, data: dict[str, Any]) -> None:
-        """A new item, written at the end of the list in the list's style."""
-        self._added.append(data)
+        """A new item, written at the end of the list in the list's style. It is copied
+        as plain data first: a value read from an edited item is one of ruamel's string
+        subclasses, which no other dumper knows."""
+        self._added.append(json.loads(json.dumps(data)))
 
     def _added_text(self, kept: bool) -> tuple[int, str]:
         """Where the new items go, and their text; `kept`: whether any item is left."""
@@ -284,7 +352,7 @@ class Document:
             raise FieldError("a ResourceList without items cannot be given new ones")
         last = self.items[-1]
         if self.parsed.items_flow:
-            elements = [json.dumps(data, ensure_ascii=False) for data in self._added]
+            elements = [to_json(data) for data in self._added]
             return last.end, "".join(
                 (", " if kept or i else "") + e for i, e in enumerate(elements)
             )
@@ -305,10 +373,10 @@ class Document:
 
     def render(self, results: list[Result]) -> str:
         """The output text: the input with edited items spliced in, results appended."""
-        edits = list(self._edits.values())
+        edits = [e for p, e in self._edits.items() if p not in self._dropped]
+        edits += self._drops()
         if self._added:
-            kept = len(self.items) > sum(1 for _, _, new in edits if not new)
-            at, added = self._added_text(kept)
+            at, added = self._added_text(len(self.items) > len(self._dropped))
             edits.append((at, at, added))
         pieces: list[str] = []
         cursor = 0
@@ -327,24 +395,30 @@ class Document:
         return "".join(pieces)
 
     def _with_results(self, tail: str, cursor: int, results: list[Result], line_ended: bool) -> str:
-        """The tail of the output with the results added to it."""
+        """The tail of the output with the results added to it: in a new `results` key
+        after the root's last value, or after the results already there."""
         parsed = self.parsed
         wire = [r.to_wire() for r in results]
         existing = parsed.results
-        if parsed.root_flow:
-            if existing is None:
-                close = parsed.root_close - cursor
-                body = json.dumps(wire, ensure_ascii=False)
-                return tail[:close].rstrip() + f', "results": {body}' + tail[close:]
-        elif existing is None:
-            return tail + ("" if line_ended else "\n") + _block({"results": wire})
-        elif existing.kind == "sequence" and not existing.flow and existing.end > existing.start:
+        if parsed.root_flow and existing is None:
+            # After the last value itself: a comment line may follow it before the `}`.
+            at = parsed.last_value_end - cursor
+            return tail[:at] + f', "results": {to_json(wire)}' + tail[at:]
+        if existing is None:
+            # At the end of the root's content: before a document end marker (`...`).
+            at = parsed.root_close - cursor
+            head = tail[:at]
+            ended = head.endswith("\n") if head else line_ended
+            return head + ("" if ended else "\n") + _block({"results": wire}) + tail[at:]
+        if existing.kind == "sequence" and not existing.flow and existing.end > existing.start:
             lines = _block(wire).splitlines(keepends=True)
             indented = "".join(" " * existing.column + line for line in lines)
             at = existing.end - cursor
+            if tail[:at].endswith("\n"):  # the last result ends in a block scalar
+                return tail[:at] + indented + tail[at:]
             return tail[:at] + "\n" + indented.rstrip("\n") + tail[at:]
         # An empty, null or flow `results`: its value becomes one flow (JSON) list.
-        merged = json.dumps(self.prior_results + wire, ensure_ascii=False)
+        merged = to_json(self.prior_results + wire)
         start, end = existing.start - cursor, existing.end - cursor
         prefix = " " if start == end and not parsed.root_flow else ""
         return tail[:start] + prefix + merged + tail[end:]
@@ -400,14 +474,15 @@ def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Doc
     """The document, each item with the fields `fields` asks for (besides the base ones)."""
     if mode == "stream":
         parsed = read_stream(text, fields)
-        items = [Item(i, text, span, f, False) for i, (span, f) in enumerate(parsed.items)]
+        aliases = parsed.aliases
+        items = [Item(i, text, span, f, False, aliases) for i, (span, f) in enumerate(parsed.items)]
         return Document(text, mode, items, parsed)
     parsed = read_resource_list(text, fields)
     if parsed.kind not in ("ResourceList", "List"):
         shown = f"kind {parsed.kind!r}" if parsed.kind else "no kind"
         raise FieldError(f"input has {shown}; expected kind ResourceList (or List)")
-    flow = parsed.items_flow
-    items = [Item(i, text, span, f, flow) for i, (span, f) in enumerate(parsed.items)]
+    flow, aliases = parsed.items_flow, parsed.aliases
+    items = [Item(i, text, span, f, flow, aliases) for i, (span, f) in enumerate(parsed.items)]
     doc = Document(text, mode, items, parsed)
     prior = _value(text, parsed.results, "results")
     doc.prior_results = prior if isinstance(prior, list) else []

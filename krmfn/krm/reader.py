@@ -111,6 +111,9 @@ class Reader:
         self._depth = 0
         # The last event that wrote text: its end is where a node's content ends.
         self._last: Ev | None = None
+        # Every alias in the text, (where, anchor name): an anchor an alias outside its
+        # item uses must outlive an edit of that item.
+        self.aliases: list[tuple[int, str]] = []
         # The reader of an item's fields, built once from the spec, not per item.
         self._read_fields = self._compile(merge_specs(BASE_FIELDS, fields))
 
@@ -126,8 +129,11 @@ class Reader:
         except yaml.YAMLError as exc:
             raise _error(exc) from None
         kind = type(event)
-        if kind is ScalarEvent or kind is AliasEvent:
+        if kind is ScalarEvent:
             self._last = event
+        elif kind is AliasEvent:
+            self._last = event
+            self.aliases.append((event.start_mark.index, event.anchor))
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             self._depth += 1
             if self._depth > MAX_NESTING:
@@ -164,6 +170,10 @@ class Reader:
             _kind_of(first),
             bool(getattr(first, "flow_style", False)),
         )
+
+    def last_end(self) -> int:
+        """Where the text of the last node read ends."""
+        return int(self._last.end_mark.index) if self._last is not None else 0
 
     def _content_end(self) -> int:
         """The end of the last text written: a block collection's end mark lies past the
@@ -260,10 +270,12 @@ class Parsed:
     """The input as items and the few top-level values the function needs."""
 
     __slots__ = (
+        "aliases",
         "function_config",
         "items",
         "items_flow",
         "kind",
+        "last_value_end",
         "results",
         "root_close",
         "root_flow",
@@ -273,10 +285,16 @@ class Parsed:
         self.items = items
         self.items_flow = False
         self.root_flow = False
-        self.root_close = 0  # where the root mapping ends: a flow root's closing brace
+        # Where the root mapping ends: a flow root's closing brace; a block root's end of
+        # content, before a document end marker (`...`).
+        self.root_close = 0
+        # Where the root's last value ends (no comment after it): a flow root's next key
+        # goes there.
+        self.last_value_end = 0
         self.kind = ""
         self.function_config: Span | None = None
         self.results: Span | None = None
+        self.aliases: list[tuple[int, str]] = []
 
 
 def read_stream(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
@@ -288,7 +306,9 @@ def read_stream(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
                 items.append(reader.item(reader.next()))
             elif not isinstance(event, DocumentEndEvent):
                 reader.skip(event)
-        return Parsed(items)
+        parsed = Parsed(items)
+        parsed.aliases = reader.aliases
+        return parsed
     finally:
         reader.close()
 
@@ -322,7 +342,9 @@ def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
             else:
                 reader.skip(key)
                 reader.skip(value)
+            parsed.last_value_end = reader.last_end()
         parsed.root_close = Reader._start(key)
+        parsed.aliases = reader.aliases
         reader.next()  # document end
         if not isinstance(reader.next(), StreamEndEvent):
             raise FieldError("input holds more than one YAML document; expected one ResourceList")

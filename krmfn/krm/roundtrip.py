@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -136,6 +136,7 @@ class RoundTrip:
             lines = str(exc).strip().splitlines()
             problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
             raise _cannot_edit(item, problem) from None
+        self._shared = _expand_aliases(self.data, item.anchors_used_elsewhere())
 
     def _load(self, text: str) -> Any:
         try:
@@ -150,11 +151,23 @@ class RoundTrip:
         can write a comment back where it breaks the YAML (after a flow mapping that ends
         a block list, say), so the text is read back and, if it does not give the data
         that was edited, written again from the plain data."""
+        for name, (node, before) in self._shared.items():
+            if to_plain(node) != before:
+                raise _cannot_edit(
+                    self.item,
+                    f"another item uses its anchor &{name} (through an alias), and the edit"
+                    " would change that item too; write the value out in the other item",
+                )
         if self.item.in_flow:
-            # Inside a flow sequence (JSON input) an item must stay on flow syntax.
-            import json
+            # Inside a flow sequence (JSON input) an item stays on flow syntax, its
+            # scalars as they were written (`yes`, `0644` mean what they meant).
+            _flow(self.data, json_like=self._source.lstrip().startswith('{"'))
+            out = self._dump(self.data).strip("\n")
+            if self._reads_back(out):
+                return out, False
+            from krmfn.krm.document import to_json
 
-            return json.dumps(to_plain(self.data), ensure_ascii=False), False
+            return to_json(to_plain(self.data)), True
         _comments_ruamel_can_write(self.data)
         out = self._dump(self.data)
         if self._reads_back(out):
@@ -168,6 +181,10 @@ class RoundTrip:
         buf = io.StringIO()
         _yaml(*self._style).dump(data, buf)
         out = buf.getvalue()
+        # A keep-chomped block scalar at the end makes ruamel end the document with
+        # `...`: in a list, the next item ends the scalar instead.
+        if out.endswith("\n...\n"):
+            out = out[: -len("...\n")]
         if not self._source.endswith("\n"):
             out = out.rstrip("\n")
         return _indent(out, self.item.column)
@@ -193,6 +210,81 @@ class RoundTrip:
 
 
 _STR = "tag:yaml.org,2002:str"
+
+
+def _expand_aliases(data: Any, used_elsewhere: set[str]) -> dict[str, tuple[Any, Any]]:
+    """Give each alias inside the item a copy of its own, so that an edit of one place
+    is not an edit of every place that shares it (a LeaderWorkerSet whose workerTemplate
+    is an alias of its leaderTemplate gets the model argument once in each). The output
+    then holds no aliases and no anchors, but those an alias in another item uses: they
+    are written again, and returned (name -> (node, its data before the edit)) so that an
+    edit that would change the other item too is refused."""
+    seen: set[int] = set()
+    kept: dict[str, tuple[Any, Any]] = {}
+    stack: list[Any] = [data]
+    while stack:
+        node: Any = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        anchor = getattr(node, "anchor", None)
+        name = getattr(anchor, "value", None)
+        if name in used_elsewhere and name not in kept:
+            cast(Any, node).yaml_set_anchor(name, always_dump=True)
+            kept[name] = (node, to_plain(node))
+        pairs = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        for key, child in pairs:
+            if not isinstance(child, dict | list):
+                continue
+            if id(child) in seen:
+                child = _copy(child)
+                node[key] = child
+            seen.add(id(child))
+            stack.append(child)
+    return kept
+
+
+def _copy(node: Any) -> Any:
+    """A copy of an aliased collection, without its anchor: new containers all the way
+    down (scalars cannot be edited in place), in the style the original was written."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    out: Any
+    if isinstance(node, dict):
+        out = CommentedMap((k, _copy(v)) for k, v in node.items())
+    elif isinstance(node, list):
+        out = CommentedSeq(_copy(v) for v in node)
+    else:
+        return node
+    if node.fa.flow_style():
+        out.fa.set_flow_style()
+    return out
+
+
+def _flow(data: Any, json_like: bool) -> None:
+    """Every collection of an item in flow style, as a flow list holds it; in an item
+    written as JSON, the strings an edit added double-quoted as JSON writes them."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+
+    def quoted(value: Any) -> Any:
+        if json_like and isinstance(value, str) and not isinstance(value, ScalarString):
+            return DoubleQuotedScalarString(value)
+        return value
+
+    stack: list[Any] = [data]
+    while stack:
+        node: Any = stack.pop()
+        if isinstance(node, dict):
+            pairs = list(node.items())
+            if json_like and any(quoted(k) is not k or quoted(v) is not v for k, v in pairs):
+                node.clear()
+                for key, value in pairs:
+                    node[quoted(key)] = quoted(value)
+        elif isinstance(node, list):
+            node[:] = [quoted(v) for v in node]
+        else:
+            continue
+        cast(Any, node).fa.set_flow_style()
+        stack.extend(node.values() if isinstance(node, dict) else node)
 
 
 def _means(node: Node, value: Any) -> bool:

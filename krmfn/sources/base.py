@@ -16,10 +16,10 @@ SIZE_FIELD = "spec.modelArtifacts.size"
 PULL_POLICY_FIELD = "spec.modelArtifacts.pullPolicy"
 PREFETCH_FIELD = "spec.modelArtifacts.prefetch"
 
-_HF_ID = re.compile(r"^[A-Za-z0-9._-]{1,96}$")
-_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
+_HF_ID = re.compile(r"[A-Za-z0-9._-]{1,96}")
+_REVISION = re.compile(r"[A-Za-z0-9._/-]{1,255}")
 _QUANTITY = re.compile(
-    r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+    r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?"
 )
 
 
@@ -160,7 +160,7 @@ def bad_uri(uri: str, problem: str) -> FieldError:
 
 
 def hf_id(uri: str, segment: str) -> str:
-    if not _HF_ID.match(segment) or "--" in segment or ".." in segment:
+    if not _HF_ID.fullmatch(segment) or "--" in segment or ".." in segment:
         raise bad_uri(
             uri,
             f"{segment!r} is not a valid Hugging Face id (letters, digits, '.', '_',"
@@ -170,7 +170,7 @@ def hf_id(uri: str, segment: str) -> str:
 
 
 def revision(uri: str, text: str) -> str:
-    if not _REVISION.match(text):
+    if not _REVISION.fullmatch(text):
         raise bad_uri(
             uri,
             f"revision {text!r} is not a branch, tag or commit"
@@ -180,7 +180,7 @@ def revision(uri: str, text: str) -> str:
 
 
 def quantity(size: str | int | float) -> str | int | float:
-    if isinstance(size, bool) or not _QUANTITY.match(str(size)):
+    if isinstance(size, bool) or not _QUANTITY.fullmatch(str(size)):
         raise FieldError(
             f"size {size!r} is not a Kubernetes quantity (for example 5Gi, 500M, 1e9)",
             SIZE_FIELD,

@@ -10,11 +10,11 @@ from krmfn.sources.base import PULL_POLICY_FIELD, URI_FIELD, Options, bad_uri, n
 from krmfn.sources.claims import ModelInVolume
 
 _OCI_REFERENCE = re.compile(
-    r"^(?P<registry>[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?P<registry>[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"(:[0-9]+)?)"
     r"/(?P<repository>[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?"
-    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
@@ -30,7 +30,7 @@ class ImageVolume(ModelInVolume, scheme="oci"):
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:
         reference, _, path = rest.partition("//")
-        match = _OCI_REFERENCE.match(reference)
+        match = _OCI_REFERENCE.fullmatch(reference)
         if not match:
             raise bad_uri(
                 uri,
@@ -49,7 +49,7 @@ class ImageVolume(ModelInVolume, scheme="oci"):
     def _pull_policy(self) -> str:
         if self.options.pull_policy:
             return self.options.pull_policy
-        match = _OCI_REFERENCE.match(self.reference)
+        match = _OCI_REFERENCE.fullmatch(self.reference)
         assert match is not None
         tag, digest = match.group("tag"), match.group("digest")
         return "Always" if not digest and tag in (None, "latest") else "IfNotPresent"

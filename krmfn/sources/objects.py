@@ -19,16 +19,16 @@ ACCOUNT_FIELD = "spec.modelArtifacts.account"
 CREDENTIALS_FIELD = "spec.modelArtifacts.credentials"
 LOAD_FORMAT = "--load-format"
 
-_S3 = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3 = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _S3_RESERVED = (
     ("xn--", "sthree-", "amzn-s3-demo-"),
     ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"),
 )
-_GCS = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
-_AZURE = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
-_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_ENDPOINT = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_GCS = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_AZURE = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
+_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+_ENDPOINT = re.compile(r"https?://[^\s/]+(/\S*)?")
 
 
 def _is_ip(name: str) -> bool:
@@ -43,7 +43,7 @@ def _s3_bucket(name: str) -> str:
     """Amazon S3's rules for general purpose bucket names."""
     starts, ends = _S3_RESERVED
     if (
-        _S3.match(name)
+        _S3.fullmatch(name)
         and ".." not in name
         and not _is_ip(name)
         and not name.startswith(starts)
@@ -61,7 +61,7 @@ def _gcs_bucket(name: str) -> str:
     """Cloud Storage's rules for bucket names."""
     parts = name.split(".")
     if (
-        _GCS.match(name)
+        _GCS.fullmatch(name)
         and (len(name) <= 63 or all(0 < len(p) <= 63 for p in parts))
         and not _is_ip(name)
         and not name.startswith("goog")
@@ -77,7 +77,7 @@ def _gcs_bucket(name: str) -> str:
 
 def _azure_container(name: str) -> str:
     """Azure Blob Storage's rules for container names."""
-    if _AZURE.match(name):
+    if _AZURE.fullmatch(name):
         return ""
     return (
         "an Azure container name is 3 to 63 lower-case letters, digits and '-', starting with"
@@ -105,7 +105,7 @@ class ObjectStore(Source):
             ("region", options.region, _REGION),
             ("account", options.account, _ACCOUNT),
         ):
-            if value and not check.match(value):
+            if value and not check.fullmatch(value):
                 raise FieldError(
                     f"{value!r} is not a valid {field}", f"spec.modelArtifacts.{field}"
                 )
