@@ -17,7 +17,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from krmfn.krm.errors import FieldError
 from krmfn.krm.reader import (
     BASE_FIELDS,
+    Fields,
     FieldSpec,
+    Identity,
     Parsed,
     Span,
     read_resource_list,
@@ -56,6 +58,9 @@ def to_json(data: Any) -> str:
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_NONE: dict[str, Any] = {}  # shared, never written to
+
+
 class Item:
     """One resource: where it is in the text and the few fields used to find it."""
 
@@ -79,7 +84,7 @@ class Item:
         position: int,
         text: str,
         span: Span,
-        fields: dict[str, Any],
+        fields: Fields,
         in_flow: bool,
         aliases: list[tuple[int, str]] | None = None,
     ) -> None:
@@ -89,14 +94,23 @@ class Item:
         self.text = text  # the whole input: the item is text[span.start:span.end]
         self.span = span
         self.in_flow = in_flow
-        # What the reader kept of the item: the base fields and those the caller asked for.
-        self.fields = fields
-        metadata = fields.get("metadata") or {}
-        self.api_version: str = fields.get("apiVersion") or ""
-        self.kind: str = fields.get("kind") or ""
-        self.name: str = metadata.get("name") or ""
-        self.namespace: str = metadata.get("namespace") or ""
-        self.annotations: dict[str, str] = metadata.get("annotations") or {}
+        if isinstance(fields, Identity):
+            # An item with nothing but its identity keeps no dicts.
+            self.api_version: str = fields.api_version or ""
+            self.kind: str = fields.kind or ""
+            self.name: str = fields.name or ""
+            self.namespace: str = fields.namespace or ""
+            self.annotations: dict[str, str] = fields.annotations or _NONE
+            self.fields: dict[str, Any] = _NONE
+        else:
+            metadata = fields.get("metadata") or {}
+            self.api_version = fields.get("apiVersion") or ""
+            self.kind = fields.get("kind") or ""
+            self.name = metadata.get("name") or ""
+            self.namespace = metadata.get("namespace") or ""
+            self.annotations = metadata.get("annotations") or _NONE
+            # What the reader kept of the item, for the caller's fields.
+            self.fields = fields
         self._node: Node | None = None
 
     def field(self, *path: str) -> Any:
@@ -371,57 +385,84 @@ class Document:
             return at, "\n" + "".join(out).rstrip("\n")
         return at, "".join(out)
 
-    def render(self, results: list[Result]) -> str:
-        """The output text: the input with edited items spliced in, results appended."""
+    def _plan(self, results: list[Result]) -> list[tuple[int, int, str]]:
+        """Every change to the input text, in order: (start, end, the text for it)."""
         edits = [e for p, e in self._edits.items() if p not in self._dropped]
         edits += self._drops()
         if self._added:
             at, added = self._added_text(len(self.items) > len(self._dropped))
             edits.append((at, at, added))
+        edits.sort(key=lambda edit: (edit[0], edit[1]))
+        if self.mode == "resourcelist" and results:
+            edits.append(self._results_edit(results, edits))
+            edits.sort(key=lambda edit: (edit[0], edit[1]))
+        return edits
+
+    def render(self, results: list[Result]) -> str:
+        """The output text: the input with edited items spliced in, results appended."""
         pieces: list[str] = []
         cursor = 0
-        for start, end, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
-            pieces.append(self.text[cursor:start])
-            pieces.append(new)
+        for start, end, new in self._plan(results):
+            pieces += (self.text[cursor:start], new)
             cursor = end
-        tail = self.text[cursor:]
-        if self.mode == "resourcelist" and results:
-            # Whether the output so far ends a line: the tail's end, or the last edit's.
-            last = tail or (pieces[-1] if pieces else "")
-            line_ended = not last or last.endswith("\n")
-            tail = self._with_results(tail, cursor, results, line_ended)
-        pieces.append(tail)
+        pieces.append(self.text[cursor:])
         # One join: a list of thousands of items is copied once, not once per step.
         return "".join(pieces)
 
-    def _with_results(self, tail: str, cursor: int, results: list[Result], line_ended: bool) -> str:
-        """The tail of the output with the results added to it: in a new `results` key
-        after the root's last value, or after the results already there."""
+    def write(self, results: list[Result], raw: bytes) -> bytes:
+        """The output as bytes, the document's last use: it lets go of its items before
+        the output is joined, and copies the untouched text straight from `raw` where
+        characters are bytes (ASCII input), so a large list is not held three times."""
+        if len(raw) != len(self.text):
+            return self.render(results).encode()
+        plan = self._plan(results)
+        self.items = []
+        view = memoryview(raw)
+        pieces: list[bytes | memoryview] = []
+        cursor = 0
+        for start, end, new in plan:
+            pieces += (view[cursor:start], new.encode())
+            cursor = end
+        pieces.append(view[cursor:])
+        return b"".join(pieces)
+
+    def _ends_line(self, at: int, edits: list[tuple[int, int, str]]) -> bool:
+        """Whether the output ends a line just before input position `at`."""
+        for start, end, new in reversed(edits):
+            if end == at and (new or start < end):
+                return not new or new.endswith("\n")
+            if end < at:
+                break
+        return at == 0 or self.text[at - 1] == "\n"
+
+    def _results_edit(
+        self, results: list[Result], edits: list[tuple[int, int, str]]
+    ) -> tuple[int, int, str]:
+        """Where the results go: a new `results` key after the root's last value, or
+        after the results already there."""
         parsed = self.parsed
         wire = [r.to_wire() for r in results]
         existing = parsed.results
         if parsed.root_flow and existing is None:
             # After the last value itself: a comment line may follow it before the `}`.
-            at = parsed.last_value_end - cursor
-            return tail[:at] + f', "results": {to_json(wire)}' + tail[at:]
+            at = parsed.last_value_end
+            return at, at, f', "results": {to_json(wire)}'
         if existing is None:
             # At the end of the root's content: before a document end marker (`...`).
-            at = parsed.root_close - cursor
-            head = tail[:at]
-            ended = head.endswith("\n") if head else line_ended
-            return head + ("" if ended else "\n") + _block({"results": wire}) + tail[at:]
+            at = parsed.root_close
+            ended = self._ends_line(at, edits)
+            return at, at, ("" if ended else "\n") + _block({"results": wire})
         if existing.kind == "sequence" and not existing.flow and existing.end > existing.start:
             lines = _block(wire).splitlines(keepends=True)
             indented = "".join(" " * existing.column + line for line in lines)
-            at = existing.end - cursor
-            if tail[:at].endswith("\n"):  # the last result ends in a block scalar
-                return tail[:at] + indented + tail[at:]
-            return tail[:at] + "\n" + indented.rstrip("\n") + tail[at:]
+            at = existing.end
+            if self.text[at - 1] == "\n":  # the last result ends in a block scalar
+                return at, at, indented
+            return at, at, "\n" + indented.rstrip("\n")
         # An empty, null or flow `results`: its value becomes one flow (JSON) list.
         merged = to_json(self.prior_results + wire)
-        start, end = existing.start - cursor, existing.end - cursor
-        prefix = " " if start == end and not parsed.root_flow else ""
-        return tail[:start] + prefix + merged + tail[end:]
+        prefix = " " if existing.start == existing.end and not parsed.root_flow else ""
+        return existing.start, existing.end, prefix + merged
 
 
 class _Dumper(yaml.CSafeDumper):
@@ -472,17 +513,21 @@ def _value(text: str, span: Span | None, what: str) -> Any:
 
 def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Document:
     """The document, each item with the fields `fields` asks for (besides the base ones)."""
+
+    def make(position: int, span: Span, kept: Fields, flow: bool, aliases: Any) -> Item:
+        return Item(position, text, span, kept, flow, aliases)
+
     if mode == "stream":
-        parsed = read_stream(text, fields)
-        aliases = parsed.aliases
-        items = [Item(i, text, span, f, False, aliases) for i, (span, f) in enumerate(parsed.items)]
+        parsed = read_stream(text, fields, make)
+        items: list[Item] = parsed.items
+        parsed.items = []  # the document holds them
         return Document(text, mode, items, parsed)
-    parsed = read_resource_list(text, fields)
+    parsed = read_resource_list(text, fields, make)
     if parsed.kind not in ("ResourceList", "List"):
         shown = f"kind {parsed.kind!r}" if parsed.kind else "no kind"
         raise FieldError(f"input has {shown}; expected kind ResourceList (or List)")
-    flow, aliases = parsed.items_flow, parsed.aliases
-    items = [Item(i, text, span, f, flow, aliases) for i, (span, f) in enumerate(parsed.items)]
+    items = parsed.items
+    parsed.items = []
     doc = Document(text, mode, items, parsed)
     prior = _value(text, parsed.results, "results")
     doc.prior_results = prior if isinstance(prior, list) else []

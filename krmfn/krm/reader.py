@@ -10,6 +10,8 @@ libyaml's own and the memory near the size of the text.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import yaml
@@ -56,15 +58,31 @@ class Span(NamedTuple):
 # annotations), a one-element list keeps each element of a sequence by its spec, and a
 # nested mapping walks on. Everything else is skipped without building Python objects.
 SCALAR = "scalar"
+INTERNED = "interned"  # a scalar shared by many items
 STRINGS = "strings"
 FieldSpec = dict[str, Any]
 # What every item needs whatever the caller asks: its identity and the annotations that
 # say where kpt read it from and whether it is local config.
 BASE_FIELDS: FieldSpec = {
-    "apiVersion": SCALAR,
-    "kind": SCALAR,
+    "apiVersion": INTERNED,
+    "kind": INTERNED,
     "metadata": {"name": SCALAR, "namespace": SCALAR, "annotations": STRINGS},
 }
+
+
+class Identity(NamedTuple):
+    """What the reader keeps of an item that has nothing but its identity."""
+
+    api_version: str | None
+    kind: str | None
+    name: str | None
+    namespace: str | None
+    annotations: dict[str, str] | None
+
+
+Fields = dict[str, Any] | Identity
+_IDENTITY = frozenset({"apiVersion", "kind", "metadata"})
+_METADATA = frozenset({"name", "namespace", "annotations"})
 
 
 def merge_specs(*specs: FieldSpec) -> FieldSpec:
@@ -219,7 +237,11 @@ class Reader:
         if isinstance(spec, list):
             element = self._compile(spec[0])
             return lambda event: self._sequence(event, element)
-        wanted = {key: self._compile(value) for key, value in spec.items()}
+        # Each key is stored as the spec's own string: a million items share it.
+        wanted = {
+            key: (key, self._interned if value == INTERNED else self._compile(value))
+            for key, value in spec.items()
+        }
         return lambda event: self._mapping(event, wanted)
 
     def _scalar(self, event: Ev) -> str | None:
@@ -227,6 +249,11 @@ class Reader:
             return str(event.value)
         self.skip(event)
         return None
+
+    def _interned(self, event: Ev) -> str | None:
+        """A scalar that repeats across items (apiVersion, kind): one string for all."""
+        value = self._scalar(event)
+        return sys.intern(value) if value is not None else None
 
     def _sequence(self, event: Ev, element: Any) -> list[Any] | None:
         if not isinstance(event, SequenceStartEvent):
@@ -248,21 +275,34 @@ class Reader:
             if isinstance(key, MappingEndEvent):
                 return out
             value = self.next()
-            reader = wanted.get(key.value) if isinstance(key, ScalarEvent) else None
-            if reader is None:
+            found = wanted.get(key.value) if isinstance(key, ScalarEvent) else None
+            if found is None:
                 self.skip(key)
                 self.skip(value)
             else:
-                out[key.value] = reader(value)
+                name, reader = found
+                out[name] = reader(value)
 
-    def item(self, first: Ev) -> tuple[Span, dict[str, Any]]:
-        """One resource: its span and, for a mapping, the fields the spec keeps of it."""
+    def item(self, first: Ev) -> tuple[Span, Fields]:
+        """One resource: its span and, for a mapping, the fields the spec keeps of it
+        (only its identity, as a tuple, when it has no other: a list can hold a million)."""
         if not isinstance(first, MappingStartEvent):
             return self.span(first), {}
         start: Any = first.start_mark
         fields = self._read_fields(first)
         flow = bool(first.flow_style)
         span = Span(start.index, self._content_end(), start.column, "mapping", flow)
+        metadata = fields.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        if _IDENTITY.issuperset(fields) and _METADATA.issuperset(metadata):
+            identity = Identity(
+                fields.get("apiVersion"),
+                fields.get("kind"),
+                metadata.get("name"),
+                metadata.get("namespace"),
+                metadata.get("annotations"),
+            )
+            return span, identity
         return span, fields
 
 
@@ -281,7 +321,7 @@ class Parsed:
         "root_flow",
     )
 
-    def __init__(self, items: list[tuple[Span, dict[str, Any]]]) -> None:
+    def __init__(self, items: list[Any]) -> None:
         self.items = items
         self.items_flow = False
         self.root_flow = False
@@ -297,13 +337,24 @@ class Parsed:
         self.aliases: list[tuple[int, str]] = []
 
 
-def read_stream(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
+# What becomes of each item as it is read: (position, span, fields, in a flow list,
+# every alias of the text so far) -> the caller's object for it. Made as the reader goes,
+# so that nothing is held twice for a list of a million items.
+MakeItem = Callable[[int, Span, Fields, bool, list[tuple[int, str]]], Any]
+
+
+def _pair(position: int, span: Span, fields: Fields, flow: bool, aliases: Any) -> Any:
+    return span, fields
+
+
+def read_stream(text: str, fields: FieldSpec = BASE_FIELDS, make: MakeItem = _pair) -> Parsed:
     reader = Reader(text, fields)
     try:
-        items: list[tuple[Span, dict[str, Any]]] = []
+        items: list[Any] = []
         while not isinstance(event := reader.next(), StreamEndEvent):
             if isinstance(event, DocumentStartEvent):
-                items.append(reader.item(reader.next()))
+                span, kept = reader.item(reader.next())
+                items.append(make(len(items), span, kept, False, reader.aliases))
             elif not isinstance(event, DocumentEndEvent):
                 reader.skip(event)
         parsed = Parsed(items)
@@ -313,7 +364,9 @@ def read_stream(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
         reader.close()
 
 
-def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
+def read_resource_list(
+    text: str, fields: FieldSpec = BASE_FIELDS, make: MakeItem = _pair
+) -> Parsed:
     reader = Reader(text, fields)
     try:
         reader.next()  # stream start
@@ -332,7 +385,7 @@ def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
             value = reader.next()
             name = key.value if isinstance(key, ScalarEvent) else None
             if name == "items":
-                _read_items(reader, value, parsed)
+                _read_items(reader, value, parsed, make)
             elif name == "kind" and isinstance(value, ScalarEvent):
                 parsed.kind = value.value
             elif name == "functionConfig":
@@ -353,11 +406,13 @@ def read_resource_list(text: str, fields: FieldSpec = BASE_FIELDS) -> Parsed:
         reader.close()
 
 
-def _read_items(reader: Reader, value: Ev, parsed: Parsed) -> None:
+def _read_items(reader: Reader, value: Ev, parsed: Parsed, make: MakeItem) -> None:
     if isinstance(value, SequenceStartEvent):
-        parsed.items_flow = bool(value.flow_style)
+        flow = parsed.items_flow = bool(value.flow_style)
+        items = parsed.items
         while not isinstance(element := reader.next(), SequenceEndEvent):
-            parsed.items.append(reader.item(element))
+            span, kept = reader.item(element)
+            items.append(make(len(items), span, kept, flow, reader.aliases))
     elif not (isinstance(value, ScalarEvent) and value.value in _NULLS and not value.style):
         kind = reader.span(value).kind
         raise FieldError(f"ResourceList items is a YAML {kind}, not a list")

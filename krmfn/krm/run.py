@@ -52,12 +52,12 @@ def is_local_config(item: Item) -> bool:
 
 
 def _outcome(raw: bytes, doc: Document, results: list[Result]) -> Outcome:
-    output = doc.render(results)
+    failed = any(r.severity is Severity.ERROR for r in results)
     if raw.count(b"\r\n") == raw.count(b"\n") > 0:
         # Read with LF line ends; a file written with CRLF gets them back.
-        output = output.replace("\n", "\r\n")
-    failed = any(r.severity is Severity.ERROR for r in results)
-    return Outcome(output.encode(), results, failed)
+        output = doc.render(results).replace("\n", "\r\n")
+        return Outcome(output.encode(), results, failed)
+    return Outcome(doc.write(results, raw), results, failed)
 
 
 def _drop_local_config(doc: Document) -> list[Result]:
@@ -102,7 +102,8 @@ def run(
         and not processor.wants(doc.items)
         and not (stream and any(is_local_config(i) for i in doc.items))
     ):
-        return _outcome(raw, doc, [])
+        # Nothing to do: the input is the output, without a copy of it.
+        return Outcome(raw, [], False)
     try:
         results = processor(doc, _config(doc, config_text))
     except FieldError as exc:
