@@ -499,7 +499,9 @@ def decode(raw: bytes) -> str:
         raise FieldError(f"input is not UTF-8: byte {exc.start} is invalid") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    return text.replace("\r\n", "\n")
+    # YAML reads CR LF and a lone CR as line breaks; the function works on LF alone (the
+    # writer gives a CRLF or CR file its own back).
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _value(text: str, span: Span | None, what: str) -> Any:

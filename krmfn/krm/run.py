@@ -57,6 +57,8 @@ def _outcome(raw: bytes, doc: Document, results: list[Result]) -> Outcome:
         # Read with LF line ends; a file written with CRLF gets them back.
         output = doc.render(results).replace("\n", "\r\n")
         return Outcome(output.encode(), results, failed)
+    if b"\r" in raw and b"\n" not in raw:  # and one written with CR alone
+        return Outcome(doc.render(results).replace("\n", "\r").encode(), results, failed)
     return Outcome(doc.write(results, raw), results, failed)
 
 
