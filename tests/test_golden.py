@@ -42,7 +42,8 @@ def strip_results(text: str) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden(case: Path) -> None:
     outcome = run_case(case)
-    assert outcome.stdout.decode() == (case / "expected.yaml").read_text()
+    # Bytes, not text: reading text would turn a CR or CRLF file's line ends into LF.
+    assert outcome.stdout == (case / "expected.yaml").read_bytes()
     assert outcome.transcript() == (case / "expected.txt").read_text()
     assert b"Traceback" not in outcome.stderr
 
