@@ -260,7 +260,7 @@ def _duplicate_containers(obj: Any, kind: str) -> list[tuple[Path, str]]:
     return found
 
 
-def take_back(obj: Any) -> dict[Path, int]:
+def take_back(obj: Any) -> dict[str, int]:
     """Take back what an earlier run recorded on this workload, and its record. Returns
     where credentials that could only be removed were (see `Journal`)."""
     annotations = get(obj, ANNOTATIONS)

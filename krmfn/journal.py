@@ -161,14 +161,14 @@ def _kind_name(value: Any) -> str:
 
 
 class Journal:
-    def __init__(self, root: Any, name: str = "", redacted: dict[Path, int] | None = None) -> None:
+    def __init__(self, root: Any, name: str = "", redacted: dict[str, int] | None = None) -> None:
         self.root = root
         self.name = name  # of the object, for messages
         self.ops: list[Op] = []
         # Collections created for edits and not yet counted by an op inside them.
         self._created: list[Path] = []
         # Credentials an earlier run replaced and the take-back could only remove (their
-        # literal was never recorded), with the index each had in its list: set again,
+        # literal was never recorded), by path, with the index each had in its list: set again,
         # they go back there and are recorded as before, so a rerun changes nothing.
         self._redacted = dict(redacted or {})
 
@@ -193,8 +193,9 @@ class Journal:
         if prior == plain:
             return
         digest = fingerprint(plain)
-        if prior is ABSENT and path in self._redacted:
-            get(self.root, path[:-1]).insert(self._redacted.pop(path), to_ruamel(plain))
+        if prior is ABSENT and self._redacted and format_path(path) in self._redacted:
+            index = self._redacted.pop(format_path(path))
+            get(self.root, path[:-1]).insert(index, to_ruamel(plain))
             self.ops.append(Op(Kind.SET, path, digest, REDACTED))
             return
         if prior is ABSENT:
@@ -265,11 +266,11 @@ def _prune(root: Any, container: Path, created: int) -> None:
         container = container[:-1]
 
 
-def undo(root: Any, ops: list[Op]) -> dict[Path, int]:
+def undo(root: Any, ops: list[Op]) -> dict[str, int]:
     """Take back recorded ops, newest first; a value a user changed since stays as it is.
     Returns where the credentials whose literal was not recorded were removed from: the
     path of each and its index in its list."""
-    removed: dict[Path, int] = {}
+    removed: dict[str, int] = {}  # by the path's text: a path may hold unhashable values
     for op in reversed(ops):
         current = get(root, op.path)
         if op.kind is Kind.PREFIX:
@@ -292,7 +293,7 @@ def undo(root: Any, ops: list[Op]) -> dict[Path, int]:
             restored = ABSENT if op.prior is REDACTED else op.prior
             last = op.path[-1]
             if restored is ABSENT and op.kind is Kind.SET and isinstance(last, Match):
-                removed[op.path] = _find(get(root, op.path[:-1]), last)
+                removed[format_path(op.path)] = _find(get(root, op.path[:-1]), last)
             _write(root, op.path, restored)
             if op.kind is Kind.ADD:
                 _prune(root, op.path[:-1], op.created)

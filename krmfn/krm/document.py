@@ -499,9 +499,15 @@ def decode(raw: bytes) -> str:
         raise FieldError(f"input is not UTF-8: byte {exc.start} is invalid") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    # YAML reads CR LF and a lone CR as line breaks; the function works on LF alone (the
-    # writer gives a CRLF or CR file its own back).
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    # YAML reads CR LF and a lone CR as line breaks; the function works on LF alone, and
+    # the writer gives a file written with CRLF (or CR) alone its own back. A file that
+    # mixes them is read as it is, so that untouched items keep their bytes.
+    if "\r" not in text:
+        return text
+    crlf, lf = text.count("\r\n"), text.count("\n")
+    if crlf == lf == text.count("\r"):
+        return text.replace("\r\n", "\n")
+    return text.replace("\r", "\n") if lf == 0 else text
 
 
 def _value(text: str, span: Span | None, what: str) -> Any:

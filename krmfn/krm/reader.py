@@ -146,6 +146,8 @@ class Reader:
             event: Ev = self._loader.get_event()
         except yaml.YAMLError as exc:
             raise _error(exc) from None
+        if event is None:  # past the end: never loop on it
+            raise FieldError("input ends inside a node")
         kind = type(event)
         if kind is ScalarEvent:
             self._last = event
@@ -220,11 +222,14 @@ class Reader:
             key = self.next()
             if isinstance(key, MappingEndEvent):
                 return out
+            if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
+                self.skip(key)
+                self.skip(self.next())
+                continue
             value = self.next()
-            if isinstance(key, ScalarEvent) and isinstance(value, ScalarEvent):
+            if isinstance(value, ScalarEvent):
                 out[key.value] = value.value
             else:
-                self.skip(key)
                 self.skip(value)
 
     def _compile(self, spec: Any) -> Any:
@@ -274,10 +279,13 @@ class Reader:
             key = self.next()
             if isinstance(key, MappingEndEvent):
                 return out
-            value = self.next()
-            found = wanted.get(key.value) if isinstance(key, ScalarEvent) else None
-            if found is None:
+            if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
                 self.skip(key)
+                self.skip(self.next())
+                continue
+            value = self.next()
+            found = wanted.get(key.value)
+            if found is None:
                 self.skip(value)
             else:
                 name, reader = found
@@ -382,8 +390,12 @@ def read_resource_list(
         parsed = Parsed([])
         parsed.root_flow = bool(root.flow_style)
         while not isinstance(key := reader.next(), MappingEndEvent):
+            if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
+                reader.skip(key)
+                reader.skip(reader.next())
+                continue
             value = reader.next()
-            name = key.value if isinstance(key, ScalarEvent) else None
+            name = key.value
             if name == "items":
                 _read_items(reader, value, parsed, make)
             elif name == "kind" and isinstance(value, ScalarEvent):
