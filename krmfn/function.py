@@ -121,9 +121,13 @@ def _commit(
 ) -> None:
     pods = sum(e.pods for e in edits)
     warning = generate.claim_warning(ctx.present, ms, _namespace(ms, targets), generated, pods)
+    try:
+        made_ahead = generate.upsert(ctx.present, ms, generated)
+    except FieldError as exc:  # nothing is changed yet
+        ctx.error(origin, exc)
+        return
     if warning is not None:
         ctx.result(origin, Severity.WARNING, *warning)
-    made_ahead = generate.upsert(ctx.present, ms, generated)
     for edit in edits:
         if edit.text is not None:
             ctx.doc.replace(edit.item, edit.text)

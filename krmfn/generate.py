@@ -74,13 +74,30 @@ def upsert(
         theirs = {key(d): items[key(d)] for d in generated if key(d) in items}
         theirs = {k: i for k, i in theirs.items() if i not in ours}
     wanted = [data for data in generated if key(data) not in theirs]
-    present_data = [prefetch.comparable(item.construct()) for item in ours]
-    if present_data != [prefetch.comparable(data) for data in wanted]:
+    if _as_read(ours) != [prefetch.comparable(data) for data in wanted]:
+        for item in ours:
+            anchor = item.holds_anchor_used_elsewhere()
+            if anchor is not None:
+                raise FieldError(
+                    f"{item.describe()} was generated for it and must be replaced, but"
+                    f" another item uses its anchor &{anchor} (through an alias); write"
+                    " the value out in the other item"
+                )
         for item in ours:
             present.doc.drop(item)
         for data in wanted:
             present.doc.append(data)
     return theirs
+
+
+def _as_read(items: list[Item]) -> list[Any] | None:
+    """The generated items in the list, to compare with what would be generated now;
+    None when one cannot be read on its own (an alias of another item's anchor, say):
+    it is replaced."""
+    try:
+        return [prefetch.comparable(item.construct()) for item in items]
+    except FieldError:
+        return None
 
 
 def claim_warning(

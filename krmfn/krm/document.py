@@ -17,6 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from krmfn.krm.errors import FieldError
 from krmfn.krm.reader import (
     BASE_FIELDS,
+    Anchors,
     Fields,
     FieldSpec,
     Identity,
@@ -36,10 +37,11 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_ITEM_DEPTH = 100
 MAX_ITEM_NODES = 200_000
 
-_SEPARATOR = re.compile(r"^---(?=[ \t\n]|$)", re.MULTILINE)
+_SEPARATOR = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _DIRECTIVE = re.compile(r"%")
 # What starts the next document of a stream: its directives or its `---`.
-_NEXT_DOCUMENT = re.compile(r"^(?:%|---(?=[ \t\n]|$))", re.MULTILINE)
+_NEXT_DOCUMENT = re.compile(r"^(?:%|---(?=[ \t\r\n]|$))", re.MULTILINE)
+_LONE_CR = re.compile(r"\r(?!\n)")
 _PATH_ANNOTATIONS = ("internal.config.kubernetes.io/path", "config.kubernetes.io/path")
 _INDEX_ANNOTATIONS = ("internal.config.kubernetes.io/index", "config.kubernetes.io/index")
 
@@ -66,7 +68,6 @@ class Item:
 
     __slots__ = (
         "_node",
-        "aliases",
         "annotations",
         "api_version",
         "fields",
@@ -75,6 +76,7 @@ class Item:
         "name",
         "namespace",
         "position",
+        "refs",
         "span",
         "text",
     )
@@ -86,11 +88,11 @@ class Item:
         span: Span,
         fields: Fields,
         in_flow: bool,
-        aliases: list[tuple[int, str]] | None = None,
+        refs: Anchors | None = None,
     ) -> None:
         self.position = position
-        # Every alias of the input, (where, anchor name), shared by its items.
-        self.aliases = aliases if aliases is not None else []
+        # Every alias and anchor of the input, shared by its items.
+        self.refs = refs if refs is not None else Anchors([], [])
         self.text = text  # the whole input: the item is text[span.start:span.end]
         self.span = span
         self.in_flow = in_flow
@@ -155,7 +157,14 @@ class Item:
         """The anchor names aliases outside this item use (an anchor of this item that one
         of them uses must stay, unchanged)."""
         start, end = self.span.start, self.span.end
-        return {name for at, name in self.aliases if not start <= at < end}
+        return {name for at, name in self.refs.aliases if not start <= at < end}
+
+    def holds_anchor_used_elsewhere(self) -> str | None:
+        """The name of an anchor of this item that an alias outside it uses, if any: the
+        item cannot leave the list without breaking the other."""
+        start, end = self.span.start, self.span.end
+        mine = {name for at, name in self.refs.anchors if start <= at < end}
+        return next((name for name in sorted(mine & self.anchors_used_elsewhere())), None)
 
     @property
     def is_mapping(self) -> bool:
@@ -398,14 +407,17 @@ class Document:
             edits.sort(key=lambda edit: (edit[0], edit[1]))
         return edits
 
-    def render(self, results: list[Result]) -> str:
-        """The output text: the input with edited items spliced in, results appended."""
+    def render(self, results: list[Result], source: str | None = None) -> str:
+        """The output text: the input with edited items spliced in, results appended.
+        Untouched text is cut from `source` when given: the input as it came, where the
+        document's text differs from it (a lone CR read as LF) but has its positions."""
+        text = source if source is not None else self.text
         pieces: list[str] = []
         cursor = 0
         for start, end, new in self._plan(results):
-            pieces += (self.text[cursor:start], new)
+            pieces += (text[cursor:start], new)
             cursor = end
-        pieces.append(self.text[cursor:])
+        pieces.append(text[cursor:])
         # One join: a list of thousands of items is copied once, not once per step.
         return "".join(pieces)
 
@@ -414,7 +426,8 @@ class Document:
         the output is joined, and copies the untouched text straight from `raw` where
         characters are bytes (ASCII input), so a large list is not held three times."""
         if len(raw) != len(self.text):
-            return self.render(results).encode()
+            source = _decoded(raw) if b"\r" in raw else None
+            return self.render(results, source).encode()
         plan = self._plan(results)
         self.items = []
         view = memoryview(raw)
@@ -459,6 +472,11 @@ class Document:
             if self.text[at - 1] == "\n":  # the last result ends in a block scalar
                 return at, at, indented
             return at, at, "\n" + indented.rstrip("\n")
+        if parsed.results_last_end is not None:
+            # A flow list with results in it: the new ones go after its last element,
+            # before the comma, comment or bracket that follows it.
+            at = parsed.results_last_end
+            return at, at, "".join(", " + to_json(result) for result in wire)
         # An empty, null or flow `results`: its value becomes one flow (JSON) list.
         merged = to_json(self.prior_results + wire)
         prefix = " " if existing.start == existing.end and not parsed.root_flow else ""
@@ -500,14 +518,21 @@ def decode(raw: bytes) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     # YAML reads CR LF and a lone CR as line breaks; the function works on LF alone, and
-    # the writer gives a file written with CRLF (or CR) alone its own back. A file that
-    # mixes them is read as it is, so that untouched items keep their bytes.
+    # the writer gives a file written with CRLF (or CR) alone its own back. In a file that
+    # mixes them, CRLF stays and a lone CR is read as LF, one character for one, so that
+    # every position holds and `Document.write` gives untouched text its own bytes back.
     if "\r" not in text:
         return text
     crlf, lf = text.count("\r\n"), text.count("\n")
     if crlf == lf == text.count("\r"):
         return text.replace("\r\n", "\n")
-    return text.replace("\r", "\n") if lf == 0 else text
+    return text.replace("\r", "\n") if lf == 0 else _LONE_CR.sub("\n", text)
+
+
+def _decoded(raw: bytes) -> str:
+    """The input's text before `decode` read its lone CRs as LF (of the same length)."""
+    text = raw.decode("utf-8")
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _value(text: str, span: Span | None, what: str) -> Any:
@@ -522,8 +547,8 @@ def _value(text: str, span: Span | None, what: str) -> Any:
 def read_document(text: str, mode: Mode, fields: FieldSpec = BASE_FIELDS) -> Document:
     """The document, each item with the fields `fields` asks for (besides the base ones)."""
 
-    def make(position: int, span: Span, kept: Fields, flow: bool, aliases: Any) -> Item:
-        return Item(position, text, span, kept, flow, aliases)
+    def make(position: int, span: Span, kept: Fields, flow: bool, refs: Anchors) -> Item:
+        return Item(position, text, span, kept, flow, refs)
 
     if mode == "stream":
         parsed = read_stream(text, fields, make)

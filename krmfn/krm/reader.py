@@ -53,6 +53,14 @@ class Span(NamedTuple):
     flow: bool = False
 
 
+class Anchors(NamedTuple):
+    """Every alias and every anchor of the text, (where, anchor name), shared by its items
+    and filled as the reader goes."""
+
+    aliases: list[tuple[int, str]]
+    anchors: list[tuple[int, str]]
+
+
 # What to keep of each item, given by the caller: a mapping of keys to what to keep of
 # their values. SCALAR keeps a scalar's text, STRINGS a mapping of scalars (labels,
 # annotations), a one-element list keeps each element of a sequence by its spec, and a
@@ -129,9 +137,13 @@ class Reader:
         self._depth = 0
         # The last event that wrote text: its end is where a node's content ends.
         self._last: Ev | None = None
-        # Every alias in the text, (where, anchor name): an anchor an alias outside its
-        # item uses must outlive an edit of that item.
-        self.aliases: list[tuple[int, str]] = []
+        # Every alias and anchor in the text: an anchor an alias outside its item uses
+        # must outlive an edit of that item, and the item that holds it stays.
+        self.refs = Anchors([], [])
+        self.aliases = self.refs.aliases
+        # The anchors of the current document by name: the parser does not check aliases
+        # (its composer does), so the reader does.
+        self._defined: set[str] = set()
         # The reader of an item's fields, built once from the spec, not per item.
         self._read_fields = self._compile(merge_specs(BASE_FIELDS, fields))
 
@@ -151,19 +163,35 @@ class Reader:
         kind = type(event)
         if kind is ScalarEvent:
             self._last = event
+            if event.anchor is not None:
+                self._anchor(event)
         elif kind is AliasEvent:
             self._last = event
+            if event.anchor not in self._defined:
+                mark = event.start_mark
+                raise FieldError(
+                    f"input is not valid YAML at line {mark.line + 1}, column"
+                    f" {mark.column + 1}: found undefined alias {event.anchor!r}"
+                )
             self.aliases.append((event.start_mark.index, event.anchor))
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             self._depth += 1
             if self._depth > MAX_NESTING:
                 raise _too_deep(event.start_mark.line + 1)
+            if event.anchor is not None:
+                self._anchor(event)
+        elif kind is DocumentStartEvent:
+            self._defined = set()  # anchors are the document's own
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             self._depth -= 1
             # A flow collection ends with a bracket; a block one with nothing.
             if event.end_mark.index > event.start_mark.index:
                 self._last = event
         return event
+
+    def _anchor(self, event: Ev) -> None:
+        self.refs.anchors.append((event.start_mark.index, event.anchor))
+        self._defined.add(event.anchor)
 
     @staticmethod
     def _start(event: Ev) -> int:
@@ -318,13 +346,13 @@ class Parsed:
     """The input as items and the few top-level values the function needs."""
 
     __slots__ = (
-        "aliases",
         "function_config",
         "items",
         "items_flow",
         "kind",
         "last_value_end",
         "results",
+        "results_last_end",
         "root_close",
         "root_flow",
     )
@@ -342,16 +370,17 @@ class Parsed:
         self.kind = ""
         self.function_config: Span | None = None
         self.results: Span | None = None
-        self.aliases: list[tuple[int, str]] = []
+        # Where the last element of a flow `results` list ends: new results go after it.
+        self.results_last_end: int | None = None
 
 
 # What becomes of each item as it is read: (position, span, fields, in a flow list,
-# every alias of the text so far) -> the caller's object for it. Made as the reader goes,
+# the text's anchors and aliases) -> the caller's object for it. Made as the reader goes,
 # so that nothing is held twice for a list of a million items.
-MakeItem = Callable[[int, Span, Fields, bool, list[tuple[int, str]]], Any]
+MakeItem = Callable[[int, Span, Fields, bool, Anchors], Any]
 
 
-def _pair(position: int, span: Span, fields: Fields, flow: bool, aliases: Any) -> Any:
+def _pair(position: int, span: Span, fields: Fields, flow: bool, anchors: Anchors) -> Any:
     return span, fields
 
 
@@ -362,11 +391,10 @@ def read_stream(text: str, fields: FieldSpec = BASE_FIELDS, make: MakeItem = _pa
         while not isinstance(event := reader.next(), StreamEndEvent):
             if isinstance(event, DocumentStartEvent):
                 span, kept = reader.item(reader.next())
-                items.append(make(len(items), span, kept, False, reader.aliases))
+                items.append(make(len(items), span, kept, False, reader.refs))
             elif not isinstance(event, DocumentEndEvent):
                 reader.skip(event)
         parsed = Parsed(items)
-        parsed.aliases = reader.aliases
         return parsed
     finally:
         reader.close()
@@ -403,13 +431,12 @@ def read_resource_list(
             elif name == "functionConfig":
                 parsed.function_config = reader.span(value)
             elif name == "results":
-                parsed.results = reader.span(value)
+                parsed.results, parsed.results_last_end = _read_results(reader, value)
             else:
                 reader.skip(key)
                 reader.skip(value)
             parsed.last_value_end = reader.last_end()
         parsed.root_close = Reader._start(key)
-        parsed.aliases = reader.aliases
         reader.next()  # document end
         if not isinstance(reader.next(), StreamEndEvent):
             raise FieldError("input holds more than one YAML document; expected one ResourceList")
@@ -418,13 +445,26 @@ def read_resource_list(
         reader.close()
 
 
+def _read_results(reader: Reader, value: Ev) -> tuple[Span, int | None]:
+    """The span of `results`, and for a flow list with elements where the last one ends
+    (the elements themselves stay as they were written)."""
+    if not (isinstance(value, SequenceStartEvent) and value.flow_style):
+        return reader.span(value), None
+    last_end = None
+    while not isinstance(element := reader.next(), SequenceEndEvent):
+        reader.skip(element)
+        last_end = reader.last_end()
+    start = value.start_mark
+    return Span(start.index, reader._content_end(), start.column, "sequence", True), last_end
+
+
 def _read_items(reader: Reader, value: Ev, parsed: Parsed, make: MakeItem) -> None:
     if isinstance(value, SequenceStartEvent):
         flow = parsed.items_flow = bool(value.flow_style)
         items = parsed.items
         while not isinstance(element := reader.next(), SequenceEndEvent):
             span, kept = reader.item(element)
-            items.append(make(len(items), span, kept, flow, reader.aliases))
+            items.append(make(len(items), span, kept, flow, reader.refs))
     elif not (isinstance(value, ScalarEvent) and value.value in _NULLS and not value.style):
         kind = reader.span(value).kind
         raise FieldError(f"ResourceList items is a YAML {kind}, not a list")

@@ -53,7 +53,7 @@ def is_local_config(item: Item) -> bool:
 
 def _outcome(raw: bytes, doc: Document, results: list[Result]) -> Outcome:
     failed = any(r.severity is Severity.ERROR for r in results)
-    if raw.count(b"\r\n") == raw.count(b"\n") > 0:
+    if raw.count(b"\r\n") == raw.count(b"\n") == raw.count(b"\r") > 0:
         # Read with LF line ends; a file written with CRLF gets them back.
         output = doc.render(results).replace("\n", "\r\n")
         return Outcome(output.encode(), results, failed)
