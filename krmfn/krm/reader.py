@@ -454,7 +454,7 @@ def _read_results(reader: Reader, value: Ev) -> tuple[Span, int | None]:
     while not isinstance(element := reader.next(), SequenceEndEvent):
         reader.skip(element)
         last_end = reader.last_end()
-    start = value.start_mark
+    start: Any = value.start_mark
     return Span(start.index, reader._content_end(), start.column, "sequence", True), last_end
 
 
