@@ -9,7 +9,8 @@ import sys
 from typing import BinaryIO, NoReturn, TextIO
 
 HELP = """\
-Apply llm-d ModelService model artifacts (hf://, pvc://) to the workloads they own.
+Apply llm-d ModelService model artifacts to the workloads they own.
+sources (spec.modelArtifacts.uri): {schemes}
 
 modes:
   krmfn                 KRM function: a ResourceList on stdin, the ResourceList with
@@ -21,13 +22,30 @@ modes:
 
 Exit status is 1 if and only if an error result was produced; the output is written
 even then, with every input item in it.
+
+docs:    {docs}#readme
+sources: {docs}/blob/main/docs/sources.md
 """
+
+DOCS = "https://github.com/llm-d-incubation/krmfn"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Lists the supported schemes only when help is asked for: finding them imports
+    every source, which a function run does only when a ModelService needs it."""
+
+    def format_help(self) -> str:
+        from krmfn.sources import SCHEMES
+
+        self.description = HELP.format(
+            schemes=", ".join(f"{scheme}://" for scheme in SCHEMES), docs=DOCS
+        )
+        return super().format_help()
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="krmfn",
-        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

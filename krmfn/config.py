@@ -15,7 +15,7 @@ CONFIG_KIND = "ModelArtifacts"
 
 
 class Config(BaseModel):
-    """Every field, its default and both forms are documented in the README."""
+    """Every field, its default and both forms are documented in docs/config.md."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 

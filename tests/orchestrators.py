@@ -41,10 +41,19 @@ GUIDE_EXAMPLES = [KUSTOMIZE_EXAMPLE / "llm-d-guide", KUSTOMIZE_EXAMPLE / "llm-d-
 OBJECT_STORAGE_EXAMPLE = KUSTOMIZE_EXAMPLE / "object-storage"
 KUSTOMIZE_EXAMPLES = [KUSTOMIZE_EXAMPLE, *GUIDE_EXAMPLES, OBJECT_STORAGE_EXAMPLE]
 KPT_PACKAGE = ROOT / "examples" / "kpt-package"
-KPT_EXPECTED = KPT_PACKAGE / ".expected"
 # A package whose ModelService generates a prefetch Job and claim into a file of their own.
 KPT_PREFETCH = ROOT / "examples" / "kpt-prefetch"
 KPT_PACKAGES = [KPT_PACKAGE, KPT_PREFETCH]
+
+
+def kpt_expected(package: Path) -> Path:
+    """Where the expected render of a kpt package lives: beside it, never inside. A
+    folder inside with its own Kptfile would be a subpackage: `kpt fn render` would render
+    it too, and its ModelService would clash with the package's."""
+    return package.with_name(f"{package.name}.expected")
+
+
+KPT_EXPECTED = kpt_expected(KPT_PACKAGE)
 ARGOCD_APP = ROOT / "examples" / "argocd-app"
 ARGOCD_EXPECTED = ARGOCD_APP / ".expected" / "generate.yaml"
 ARGOCD_PLUGIN = ROOT / "integrations" / "argocd" / "plugin.yaml"
@@ -133,7 +142,7 @@ def kustomize_build(directory: Path, env: dict[str, str]) -> Outcome:
 
 
 def package_files(directory: Path) -> dict[str, bytes]:
-    """Every file of a kpt package but the hidden ones (.expected/, .krmignore)."""
+    """Every file of a kpt package but the hidden ones (such as .krmignore)."""
     return {
         str(p.relative_to(directory)): p.read_bytes()
         for p in sorted(directory.rglob("*"))
@@ -142,7 +151,7 @@ def package_files(directory: Path) -> dict[str, bytes]:
 
 
 def copy_package(source: Path, destination: Path) -> Path:
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".expected"))
+    shutil.copytree(source, destination)
     return destination
 
 
@@ -191,7 +200,7 @@ def update() -> None:
         for source in KPT_PACKAGES:
             package = copy_package(source, Path(tmp) / source.name)
             rendered = kpt_render(package, env)
-            expected = source / ".expected"
+            expected = kpt_expected(source)
             shutil.rmtree(expected, ignore_errors=True)
             for name, content in package_files(package).items():
                 (expected / name).parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from tests.orchestrators import (
     KPT_PACKAGE,
     KPT_PREFETCH,
     copy_package,
+    kpt_expected,
     kpt_render,
     package_files,
     run,
@@ -144,7 +145,7 @@ def test_render_writes_the_prefetch_job_and_claim_to_a_file_of_their_own(
     rendered = kpt_render(package, env)
     assert rendered.status == 0, rendered.stderr.decode()
     files = package_files(package)
-    assert files == package_files(KPT_PREFETCH / ".expected")
+    assert files == package_files(kpt_expected(KPT_PREFETCH))
     job, claim = yaml.safe_load_all(files["qwen-prefetch.yaml"])
     assert (job["kind"], claim["kind"]) == ("Job", "PersistentVolumeClaim")
     assert job["metadata"]["name"].startswith("qwen-prefetch-")
@@ -178,6 +179,5 @@ def test_another_model_replaces_the_job_in_its_file(env: dict[str, str], tmp_pat
             "model-artifacts.yaml",
             "modelservice.yaml",
             "qwen-prefetch.yaml",
-            ".krmignore",
         ]
     )
