@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from krmfn.krm.errors import FieldError
-from krmfn.krm.roundtrip import to_plain, to_ruamel
+from krmfn.krm.roundtrip import commented_map, to_plain, to_ruamel
 from krmfn.names import is_secret_name
 from krmfn.paths import Match, Part, Path, format_path
 
@@ -40,6 +40,8 @@ class _Redacted:
 
 
 ABSENT: Any = _Absent()
+_DICT_GET: Any = dict.get
+_LIST_ITER: Any = list.__iter__
 REDACTED: Any = _Redacted()
 # New keys that read best at the top of their mapping, as kubectl and Helm write them.
 _FIRST_KEYS = frozenset({"metadata", "replicas"})
@@ -71,18 +73,30 @@ def fingerprint(value: Any, length: int = DIGEST_LENGTH) -> str:
 def _matches(element: Any, selector: Match) -> bool:
     if not selector.field:
         return bool(to_plain(element) == selector.value)
+    if type(element) is commented_map():
+        # A key it holds read straight from the dict; CommentedMap.get for one it does
+        # not (which looks in merged mappings).
+        value = _DICT_GET(element, selector.field, ABSENT)
+        if value is ABSENT:
+            value = element.get(selector.field)
+        return bool(value == selector.value)
     return isinstance(element, dict) and element.get(selector.field) == selector.value
 
 
 def _find(container: Any, selector: Match) -> int:
     if isinstance(container, list):
-        for index, element in enumerate(container):
+        # The list's own elements (a CommentedSeq iterates them one __getitem__ at a time).
+        for index, element in enumerate(_LIST_ITER(container)):
             if _matches(element, selector):
                 return index
     return -1
 
 
 def _step(current: Any, part: Part) -> Any:
+    if type(part) is str and type(current) is commented_map():
+        # What `part in current and current[part]` gives a CommentedMap: its own key
+        # (the merge lookup of its __getitem__ is only for keys it does not hold).
+        return _DICT_GET(current, part, ABSENT)
     if isinstance(part, Match):
         index = _find(current, part)
         return current[index] if index >= 0 else ABSENT
@@ -97,8 +111,12 @@ def _step(current: Any, part: Part) -> Any:
 
 def get(root: Any, path: Path) -> Any:
     current = root
+    mapping = commented_map()
     for part in path:
-        current = _step(current, part)
+        if type(part) is str and type(current) is mapping:
+            current = _DICT_GET(current, part, ABSENT)  # as in _step
+        else:
+            current = _step(current, part)
         if current is ABSENT:
             return ABSENT
     return current

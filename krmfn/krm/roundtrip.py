@@ -8,12 +8,14 @@ column so it can be spliced back in place.
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from functools import cache
 from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from krmfn.krm import fastdump, fastload
 from krmfn.krm.document import Item, check_size
 from krmfn.krm.errors import FieldError
 
@@ -122,21 +124,48 @@ class RoundTrip:
 
     def __init__(self, item: Item) -> None:
         self.item = item
-        try:
-            check_size(item.node)
-        except FieldError as exc:
-            raise _cannot_edit(item, exc.message) from None
-        self._style = _indent_style(item.node)
         self._source = item.source
         text = _dedent(self._source, item.column)
-        try:
-            self.data: Any = self._load(text)
-        except Exception as exc:  # whatever ruamel raises for text it cannot read
-            # ruamel's errors carry the problem apart from the context it was found in.
-            lines = str(exc).strip().splitlines()
-            problem = getattr(exc, "problem", None) or (lines[0] if lines else type(exc).__name__)
-            raise _cannot_edit(item, problem) from None
-        self._shared = _expand_aliases(self.data, item.anchors_used_elsewhere())
+        # Text without comments or other features only ruamel's reader keeps: libyaml
+        # reads it, into the data ruamel's round-trip constructor builds (its
+        # constructor does not depend on the indentation style).
+        y = _yaml(2, 0)
+        fast = fastload.load(text, lambda: y.constructor)
+        self._fast_loaded = fast is not None
+        if fast is not None and fast.checked:
+            # Within the limits, no key written twice: what check_size and
+            # _indent_style find on libyaml's nodes, from the same reading.
+            self._style = fastload.indent_style(fast.data)
+        else:
+            try:
+                check_size(item.node)
+            except FieldError as exc:
+                raise _cannot_edit(item, exc.message) from None
+            self._style = _indent_style(item.node)
+        if fast is not None:
+            self.data: Any = fast.data
+        else:
+            try:
+                self.data = self._load(text)
+            except Exception as exc:  # whatever ruamel raises for text it cannot read
+                # ruamel's errors carry the problem apart from the context it was found in.
+                lines = str(exc).strip().splitlines()
+                problem = getattr(exc, "problem", None) or (
+                    lines[0] if lines else type(exc).__name__
+                )
+                raise _cannot_edit(item, problem) from None
+            tagged = _tagged_key(self.data)
+            if tagged is not None:
+                # ruamel keeps `!!str metadata` as a key apart from `metadata`: an edit
+                # would write that key a second time.
+                raise _cannot_edit(
+                    item, f"the key {tagged!r} has an explicit tag; write it without the tag"
+                )
+        # Data the fast load built holds no alias, anchor or comment: nothing to expand,
+        # and no comment to move.
+        self._shared = (
+            {} if self._fast_loaded else _expand_aliases(self.data, item.anchors_used_elsewhere())
+        )
 
     def _load(self, text: str) -> Any:
         try:
@@ -168,7 +197,8 @@ class RoundTrip:
             from krmfn.krm.document import to_json
 
             return to_json(to_plain(self.data)), True
-        _comments_ruamel_can_write(self.data)
+        if not self._fast_loaded:
+            _comments_ruamel_can_write(self.data)
         out = self._dump(self.data)
         if self._reads_back(out):
             return out, False
@@ -178,9 +208,15 @@ class RoundTrip:
         return out, True
 
     def _dump(self, data: Any) -> str:
-        buf = io.StringIO()
-        _yaml(*self._style).dump(data, buf)
-        out = buf.getvalue()
+        # Data without comments, anchors or block scalars: written as ruamel writes it,
+        # without ruamel's event machinery (see krmfn.krm.fastdump).
+        fast = fastdump.dump(data, *self._style)
+        if fast is not None:
+            out = fast
+        else:
+            buf = io.StringIO()
+            _yaml(*self._style).dump(data, buf)
+            out = buf.getvalue()
         # A keep-chomped block scalar at the end makes ruamel end the document with
         # `...`: in a list, the next item ends the scalar instead.
         if out.endswith("\n...\n"):
@@ -197,7 +233,7 @@ class RoundTrip:
         dedented = _dedent(text, self.item.column)
         expected = to_plain(self.data)
         try:
-            node = yaml.compose(dedented, Loader=yaml.CSafeLoader)
+            node = yaml.compose(dedented, Loader=_ReadBackLoader)
         except yaml.YAMLError:
             return False
         if node is not None and _means(node, expected):
@@ -210,6 +246,27 @@ class RoundTrip:
 
 
 _STR = "tag:yaml.org,2002:str"
+
+
+def _tagged_key(data: Any) -> str | None:
+    """The text of the first mapping key written with an explicit tag, if any."""
+    from ruamel.yaml.comments import TaggedScalar
+
+    stack: list[Any] = [data]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, TaggedScalar):
+                    return str(key.value)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
 
 
 def _expand_aliases(data: Any, used_elsewhere: set[str]) -> dict[str, tuple[Any, Any]]:
@@ -312,15 +369,57 @@ def _means(node: Node, value: Any) -> bool:
         return False
     if node.style:  # quoted or block: a string unless tagged otherwise (plain: "" in libyaml)
         return node.tag == _STR and value == node.value
-    resolver, construct = _scalars()
-    tag = resolver(node.value)
+    tag, constructed = _plain_scalar(node.value)
     if tag == _STR:
         return isinstance(value, str) and value == node.value
-    try:
-        constructed = to_plain(construct(tag, node.value))
-    except Exception:  # a value ruamel cannot build is not shown to be the same
+    if constructed is _UNBUILDABLE:  # a value ruamel cannot build is not shown to be the same
         return False
     return bool(type(constructed) is type(value) and constructed == value)
+
+
+_UNBUILDABLE: Any = object()
+# Plain scalars as ruamel reads them, (tag, plain value), by their text: the items of a
+# list repeat the same keys and values.
+_PLAIN_SCALARS: dict[str, tuple[str, Any]] = {}
+_MAX_CACHED = 100_000
+
+
+def _plain_scalar(text: str) -> tuple[str, Any]:
+    """ruamel's tag of a plain scalar and its plain value (_UNBUILDABLE if ruamel cannot
+    build it)."""
+    found = _PLAIN_SCALARS.get(text)
+    if found is None:
+        resolver, construct = _scalars()
+        tag = resolver(text)
+        value: Any = text
+        if tag != _STR:
+            try:
+                value = to_plain(construct(tag, text))
+            except Exception:  # whatever ruamel's constructor raises for this text
+                value = _UNBUILDABLE
+        if len(_PLAIN_SCALARS) > _MAX_CACHED:
+            _PLAIN_SCALARS.clear()
+        found = _PLAIN_SCALARS[text] = (tag, value)
+    return found
+
+
+class _ReadBackLoader(yaml.CSafeLoader):
+    """libyaml's safe loader, with the tags PyYAML's resolver gives plain scalars kept
+    by their text (a pure function of it: the safe loader has no path resolvers)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        key = (value, implicit)
+        found = _READ_BACK_TAGS.get(key)
+        if found is None:
+            if len(_READ_BACK_TAGS) > _MAX_CACHED:
+                _READ_BACK_TAGS.clear()
+            found = _READ_BACK_TAGS[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return found
+
+
+_READ_BACK_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
 
 
 @cache
@@ -404,10 +503,18 @@ def _replaced_flow_element(seq: Any, index: int, value: Any) -> None:
 
 def to_plain(value: Any) -> Any:
     """ruamel's commented containers and scalar subclasses as plain JSON-able data."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is commented_map():
+        # The ordered dict's own items: the same pairs as CommentedMap.items(), without
+        # its Python-level view (every key is there, so no merge lookup is involved).
+        return {str(k): to_plain(v) for k, v in _ODICT_ITEMS(value)}
+    if isinstance(value, list):
+        # The list's own elements (a CommentedSeq iterates them one __getitem__ at a time).
+        return [to_plain(v) for v in _LIST_ITER(value)]
     if isinstance(value, dict):
         return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
@@ -417,6 +524,17 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return str(value)
+
+
+_ODICT_ITEMS: Any = OrderedDict.items
+_LIST_ITER: Any = list.__iter__
+
+
+@cache
+def commented_map() -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    return CommentedMap
 
 
 def to_ruamel(value: Any) -> Any:
