@@ -417,6 +417,7 @@ def read_resource_list(
             raise FieldError(f"input is a YAML {span.kind}, not a ResourceList")
         parsed = Parsed([])
         parsed.root_flow = bool(root.flow_style)
+        seen: set[str] = set()
         while not isinstance(key := reader.next(), MappingEndEvent):
             if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
                 reader.skip(key)
@@ -424,6 +425,11 @@ def read_resource_list(
                 continue
             value = reader.next()
             name = key.value
+            if name in seen:
+                # kustomize and kpt refuse it (`mapping key already defined`); which of
+                # the two would a function read, and which would it write to?
+                raise FieldError(f"the ResourceList has the key {name!r} twice")
+            seen.add(name)
             if name == "items":
                 _read_items(reader, value, parsed, make)
             elif name == "kind" and isinstance(value, ScalarEvent):

@@ -1,0 +1,429 @@
+"""The fuzzer: the KRM contract (tests/fuzz/contract.py) over the fixtures mutated, generated
+lists, and generated lists mutated (tests/fuzz/mutations.py), run in-process.
+
+In CI every test here is deterministic (hypothesis derandomized, no example database) and
+the file takes about two and a half minutes on two cores:
+
+    python -m pytest tests/test_fuzz.py
+
+A longer campaign on demand, with a fresh random seed (printed; `-s` shows it as it goes):
+it keeps going past a violation, saves each new kind of violation (its input, and a
+smaller one) under $KRMFN_FUZZ_FAILURES (default: <tmp>/krmfn-fuzz) and fails at the end
+listing them:
+
+    KRMFN_FUZZ_SECONDS=1800 python -m pytest tests/test_fuzz.py -k campaign -s
+
+`KRMFN_FUZZ_SEED=N` replays a campaign's seed (and runs the CI tests below on that seed
+instead of the fixed one); `--hypothesis-seed=N` does the same for the CI tests. A saved
+input: `python -m tests.fuzz.contract FILE [--stream] [--config FILE] [--minimize CODE]`.
+
+A finding becomes a regression test below (its reproducer, through the contract) and a
+fixture of its own under fixtures/ once krmfn is fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from hashlib import sha256
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from tests.fuzz.contract import (
+    FuzzInput,
+    Violation,
+    cli_violations,
+    decode,
+    listing,
+    minimize,
+    violations,
+)
+from tests.fuzz.mutations import (
+    FIXTURES,
+    Writer,
+    fixture_inputs,
+    generated_inputs,
+    generated_layout,
+    loaded,
+    mutated,
+    render,
+)
+from tests.golden import ROOT
+
+
+def _seed() -> int | None:
+    if os.environ.get("KRMFN_FUZZ_SEED"):
+        return int(os.environ["KRMFN_FUZZ_SEED"])
+    # pytest --hypothesis-seed=N (the hypothesis plugin sets it before collection)
+    import hypothesis.core
+
+    forced = getattr(hypothesis.core, "global_force_seed", None)
+    return int(forced) if forced is not None else None
+
+
+SEED = _seed()
+SECONDS = float(os.environ.get("KRMFN_FUZZ_SECONDS") or 0)
+FAILURES = Path(os.environ.get("KRMFN_FUZZ_FAILURES") or Path(tempfile.gettempdir()) / "krmfn-fuzz")
+# Examples per CI test, for about 2.5 minutes in all on two cores.
+BUDGET = {"fixtures": 1200, "generated": 400, "generated+mutated": 500, "cli": 12}
+
+SUPPRESSED = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.filter_too_much,
+    HealthCheck.large_base_example,
+]
+
+
+def ci(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Derandomized (CI runs exactly what a developer ran) unless a seed is given."""
+    chosen = settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=SEED is None,
+        database=None,
+        suppress_health_check=SUPPRESSED,
+        print_blob=False,
+    )
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        test = chosen(test)
+        return hypothesis_seed(SEED)(test) if SEED is not None else test
+
+    return decorate
+
+
+def save(inp: FuzzInput, tag: str, digest: bool = True) -> Path:
+    """The input under FAILURES: named by its digest, or by `tag` alone (a test's failing
+    example while hypothesis shrinks it: the last one written is the smallest)."""
+    FAILURES.mkdir(parents=True, exist_ok=True)
+    name = f"{tag}-{sha256(inp.data + (inp.config or '').encode()).hexdigest()[:10]}"
+    path = FAILURES / f"{name if digest else tag}.yaml"
+    path.write_bytes(inp.data)
+    if inp.config is not None:
+        path.with_suffix(".config.yaml").write_text(inp.config)
+    return path
+
+
+def report(inp: FuzzInput, found: list[Violation], path: Path) -> str:
+    config = f" --config {path.with_suffix('.config.yaml')}" if inp.config is not None else ""
+    lines = [
+        f"{len(found)} contract violation(s) on {inp.origin or 'an input'}",
+        f"  input saved: {path}",
+        f"  reproduce: python -m tests.fuzz.contract {path}"
+        + (" --stream" if inp.stream else "")
+        + config,
+        *(f"  - {str(v)[:2000]}" for v in found),
+    ]
+    return "\n".join(lines)
+
+
+def check(inp: FuzzInput, test: str) -> None:
+    found = violations(inp)
+    if found:
+        raise AssertionError(report(inp, found, save(inp, test, digest=False)))
+
+
+# The CI budget ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inp", FIXTURES, ids=[f.origin.removeprefix("fixture:") for f in FIXTURES])
+def test_every_fixture_holds_the_contract(inp: FuzzInput) -> None:
+    check(inp, "fixture-" + inp.origin.removeprefix("fixture:"))
+
+
+@ci(BUDGET["fixtures"])
+@given(mutated(fixture_inputs()))
+def test_mutated_fixtures(inp: FuzzInput) -> None:
+    check(inp, "mutated-fixtures")
+
+
+@ci(BUDGET["generated"])
+@given(generated_inputs())
+def test_generated_lists(inp: FuzzInput) -> None:
+    check(inp, "generated-lists")
+
+
+@ci(BUDGET["generated+mutated"])
+@given(mutated(generated_inputs()))
+def test_mutated_generated_lists(inp: FuzzInput) -> None:
+    check(inp, "mutated-generated-lists")
+
+
+@ci(BUDGET["cli"])
+@given(st.one_of(mutated(fixture_inputs()), generated_inputs()))
+def test_the_cli_says_what_the_in_process_run_says(inp: FuzzInput) -> None:
+    """`python -m krmfn` in a child process: same bytes, same status, same stderr lines."""
+    found = cli_violations(inp)
+    if found:
+        raise AssertionError(report(inp, found, save(inp, "cli", digest=False)))
+
+
+# The fuzzer's own checks: what it generates is what it means to generate ------------------
+
+
+@ci(100)
+@given(st.randoms(use_true_random=False))
+def test_generated_items_read_back_as_their_data(rng: random.Random) -> None:
+    layout = generated_layout(rng)
+    for piece in layout.items:
+        read = yaml.load(piece.text, Loader=yaml.CSafeLoader)
+        assert read == loaded(piece.data), piece.text
+    inp = render(layout, "stream" if layout.stream else "block", rng)
+    text = decode(inp.data)
+    assert text is not None
+    assert listing(text, inp.stream) is not None, text
+
+
+def test_anchors_and_block_scalars_are_written() -> None:
+    shared = {"app": "x"}
+    obj = {"a": shared, "b": shared, "c": "one\ntwo\n", "d": "keep\n\n", "e": "0644"}
+    writer = Writer(random.Random(3), obj)
+    writer.flow_nested = 0.0
+    text = writer.block(obj)
+    assert "&" in text and "*" in text
+    assert re.search(r"[|>]\d?\+", text), text
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == obj
+
+
+def test_the_checker_finds_a_dropped_item() -> None:
+    """Rule 2 is not vacuous: an output without an input's item is a violation."""
+    from tests.fuzz import contract
+
+    text = "kind: ResourceList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+    before = contract.listing(text, stream=False)
+    after = contract.listing("kind: ResourceList\nitems: []\n", stream=False)
+    assert before is not None
+    found = contract._items_kept(before, after, stream=False)
+    assert [v.code for v in found] == ["item-dropped"]
+    assert [v.code for v in contract._untouched_identical(before, "items: []", False)] == [
+        "untouched-changed:ConfigMap"
+    ]
+
+
+# The fuzzer's findings, fixed in krmfn: their reproducers, through the contract ----------
+
+_MS = """\
+- apiVersion: llm-d.ai/v1alpha1
+  kind: ModelService
+  metadata: {name: opt}
+  spec:
+    routing: {modelName: facebook/opt-125m}
+    modelArtifacts: {uri: "hf://facebook/opt-125m", authSecretName: hf-token}
+    decode:
+      containers:
+      - name: vllm
+        mountModelVolume: true
+"""
+_DEPLOYMENT = """\
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: opt-decode}
+  spec:
+    selector: {matchLabels: {app: o}}
+    template:
+      metadata: {labels: {app: o}}
+      spec: {containers: [{name: vllm, image: vllm}]}
+"""
+_LIST = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n"
+_LOCAL_MS = (
+    "{apiVersion: llm-d.ai/v1alpha1, kind: ModelService, metadata: {name: m, annotations:"
+    ' {config.kubernetes.io/local-config: "true"}}, spec: {routing: {modelName: a/b},'
+    ' modelArtifacts: {uri: "hf://a/b"}}}'
+)
+
+
+def test_finding_01_stream_with_cr_line_breaks() -> None:
+    # The dropped local-config document took its `---` along: `}{` glued the others.
+    data = (
+        "{apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\r---\r"
+        + _LOCAL_MS
+        + "\r---\r{apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\r"
+    )
+    assert violations(FuzzInput(data.encode(), stream=True)) == []
+
+
+def test_finding_02_collection_key_in_an_item() -> None:
+    # The reader never returned. In a child process with a CPU limit: a hang fails fast.
+    proc = subprocess.run(
+        [sys.executable, "-m", "krmfn"],
+        input=(_LIST + "- {}: x\n").encode(),
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CPU, (5, 5)),
+    )
+    assert proc.returncode in (0, 1)
+    assert violations(FuzzInput((_LIST + "- {}: x\n").encode())) == []
+
+
+def test_finding_03_mixed_line_ends() -> None:
+    # The CRs of an item nobody edited were dropped.
+    windows = "- apiVersion: v1\r\n  kind: ConfigMap\r\n  metadata: {name: w}\r\n  data: {a: b}\r\n"
+    data = (_LIST + windows + _MS + _DEPLOYMENT).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_04_env_from_added_to_a_workload() -> None:
+    # An internal error: unhashable type: 'dict'.
+    ms = _MS.replace(
+        "        mountModelVolume: true\n", "        envFrom: [{configMapRef: {name: v}}]\n"
+    )
+    assert violations(FuzzInput((_LIST + ms + _DEPLOYMENT).encode())) == []
+
+
+_GENERATED_ALIAS = """\
+apiVersion: &v config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: *v
+  kind: Job
+  metadata:
+    name: opt-prefetch-0a1b2c3d
+    annotations: {krmfn.llm-d.ai/generated-by: opt}
+"""
+
+
+def test_finding_05_generated_item_with_an_outside_alias() -> None:
+    # An internal error, and the ModelService was not applied.
+    data = (_GENERATED_ALIAS + _MS + _DEPLOYMENT).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_06_undefined_alias_in_an_item_nobody_edits() -> None:
+    # The list was no YAML, yet the others were edited and the run passed.
+    broken = (
+        "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: broken}\n  data: {a: *nowhere}\n"
+    )
+    data = (_LIST + broken + _MS + _DEPLOYMENT).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_07_tagged_key_in_a_workload() -> None:
+    # `!!str metadata:` kept apart from `metadata`: the edit wrote a second `metadata`.
+    tagged = _DEPLOYMENT.replace(
+        "  metadata: {name: opt-decode}", "  !!str metadata: {name: opt-decode}"
+    )
+    assert tagged != _DEPLOYMENT
+    assert violations(FuzzInput((_LIST + _MS + tagged).encode())) == []
+
+
+def test_finding_08_a_root_key_written_twice() -> None:
+    # Results were appended to the second `results` and read back from it: the list grew
+    # on every run.
+    results = "results:\n- message: from an earlier function\n  severity: info\n"
+    data = (_LIST + _MS + _DEPLOYMENT + results + results).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_09_anchor_used_elsewhere_in_a_flow_list() -> None:
+    # The fast writer skipped its anchor check inside flow collections: the edited
+    # workload lost `&sel`, and the other item's `*sel` was left undefined.
+    data = (
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [\n"
+        + _LOCAL_MS.replace(
+            "modelArtifacts:",
+            "decode: {containers: [{name: vllm, mountModelVolume: true}]}, modelArtifacts:",
+        )
+        + ",\n{apiVersion: apps/v1, kind: Deployment, metadata: {name: m-decode}, spec:"
+        " {selector: &sel {matchLabels: {app: o}}, template: {metadata: {labels: {app: o}},"
+        " spec: {containers: [{name: vllm, image: vllm}]}}}},\n"
+        "{apiVersion: apps/v1, kind: Deployment, metadata: {name: other}, spec:"
+        " {selector: *sel, template: {metadata: {labels: {app: o}},"
+        " spec: {containers: [{name: c, image: c}]}}}}\n]\n"
+    )
+    assert violations(FuzzInput(data.encode())) == []
+
+
+# The long campaign ---------------------------------------------------------------------------
+
+STRATEGIES = {
+    "fixtures": mutated(fixture_inputs()),
+    "generated": generated_inputs(),
+    "generated+mutated": mutated(generated_inputs()),
+}
+
+
+class _Found(Exception):
+    def __init__(self, inp: FuzzInput, found: list[Violation]) -> None:
+        super().__init__(", ".join(v.code for v in found))
+        self.inp, self.found = inp, found
+
+
+@pytest.mark.skipif(not SECONDS, reason="a long run: set KRMFN_FUZZ_SECONDS (and -s)")
+def test_campaign() -> None:
+    start = SEED if SEED is not None else random.SystemRandom().randrange(2**32)
+    print(f"\nkrmfn fuzz campaign: KRMFN_FUZZ_SEED={start}, {SECONDS:.0f} s, saving to {FAILURES}")
+    deadline = time.monotonic() + SECONDS
+    seen: dict[str, str] = {}  # violation code: the report of its first input
+    counts = {name: 0 for name in STRATEGIES}
+    round_ = 0
+    while time.monotonic() < deadline:
+        name = list(STRATEGIES)[round_ % len(STRATEGIES)]
+        round_seed = start + round_
+
+        @settings(
+            max_examples=200,
+            deadline=None,
+            database=None,
+            suppress_health_check=SUPPRESSED,
+            phases=[Phase.generate],  # no shrinking: a violation is saved and minimized here
+            print_blob=False,
+        )
+        @hypothesis_seed(round_seed)
+        @given(STRATEGIES[name])
+        def one(inp: FuzzInput) -> None:
+            if time.monotonic() > deadline:
+                return
+            counts[name] += 1  # noqa: B023 (one round at a time)
+            new = [v for v in violations(inp) if v.code not in seen]
+            if new:
+                raise _Found(inp, new)
+
+        try:
+            one()
+        except _Found as exc:
+            codes = sorted({v.code for v in exc.found})
+            small = exc.inp
+            if not any(c in ("hang", "slow") for c in codes):
+                small = minimize(exc.inp, codes[0], seconds=60)
+            save(exc.inp, re.sub(r"[^a-z0-9-]+", "-", codes[0].lower()))
+            path = save(small, re.sub(r"[^a-z0-9-]+", "-", codes[0].lower()) + "-min")
+            text = report(small, violations(small) or exc.found, path)
+            print(f"round {round_} ({name}, seed {round_seed}): {', '.join(codes)}\n{text}")
+            for code in codes:
+                seen.setdefault(code, text)
+        except Exception as exc:  # hypothesis' own (a flaky example): say so, go on
+            print(f"round {round_} ({name}, seed {round_seed}): {type(exc).__name__}: {exc}")
+        finally:
+            round_ += 1
+    print(f"krmfn fuzz campaign: {counts} examples in {round_} rounds, {len(seen)} new codes")
+    assert not seen, "\n\n".join(seen.values())
+
+
+def test_seeds_reproduce() -> None:
+    """The same seed gives the same inputs (what a printed seed is for)."""
+    drawn: list[list[bytes]] = [[], []]
+    for run in drawn:
+
+        @settings(max_examples=5, database=None, phases=[Phase.generate])
+        @hypothesis_seed(12345)
+        @given(mutated(generated_inputs()))
+        def collect(inp: FuzzInput) -> None:
+            run.append(replace(inp, origin="").data)  # noqa: B023
+
+        collect()
+    assert drawn[0] == drawn[1]
