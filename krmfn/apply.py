@@ -10,6 +10,7 @@ from krmfn.commands import runs_shell, words
 from krmfn.journal import ABSENT, Journal, get, indexed, undo
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
 from krmfn.krm.errors import FieldError
+from krmfn.model_checks import stale_model_label, unloadable_model
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.paths import Match, Path, format_path
 from krmfn.render import RenderedRole, Renderer, containers
@@ -185,6 +186,23 @@ def _first_marked(journal: Journal, template: Path, rendered: RenderedRole) -> P
     return None
 
 
+def _unloadable(
+    journal: Journal, template: Path, rendered: RenderedRole, ms: ModelService, workload: str
+) -> Warnings:
+    """A marked container's vLLM model argument that the source cannot serve."""
+    found = []
+    for list_name, specs in (
+        ("containers", rendered.containers),
+        ("initContainers", rendered.init_containers),
+    ):
+        for spec in specs:
+            path = _container(template, list_name, spec.name)
+            if spec.mountModelVolume and journal.get(path) is not ABSENT:
+                problem = unloadable_model(journal.root, path, ms, workload)
+                found += [problem] if problem is not None else []
+    return found
+
+
 def _ephemeral_storage(journal: Journal, container: Path, size: str | int | float) -> None:
     """Request the node disk an emptyDir of `size` takes, unless the container requests
     some of its own."""
@@ -308,6 +326,9 @@ def apply_roles(
     matched = not _selector_breaks(obj, kind)
     unique = not _duplicate_containers(obj, kind)
     journal = Journal(obj, workload, redacted=take_back(obj))
+    stale = stale_model_label(obj, kind, ms, workload)
+    if stale is not None:
+        warnings.append(stale)
     sites = _sites(obj, kind, workload, [name for name, _ in roles])
     for templates in sites:
         for template in templates:
@@ -333,6 +354,7 @@ def apply_roles(
                 )
         for template in templates:
             images += _model_pod(journal, template, rendered, ms.source, workload)
+            warnings += _unloadable(journal, template, rendered, ms, workload)
             _accelerators(journal, template, role)
             _labels(journal, (*template, "metadata"), {**labels, ROLE_LABEL: role_name})
     broken = _selector_breaks(obj, kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NamedTuple
 
-from krmfn import generate
+from krmfn import generate, orphans
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
@@ -22,6 +22,7 @@ from krmfn.modelservice import Identity, ModelService, load
 from krmfn.render import RenderedRole, Renderer
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.targets import Discovery, Target, discover, ms_key, not_found
+from krmfn.unknown_fields import unknown_fields
 from krmfn.workloads import pods
 
 # A ModelService in the items (its results name its file), or given as the config.
@@ -72,8 +73,11 @@ def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) ->
     return _Edit(item, text, lost, secrets, applied.image, count, applied.warnings)
 
 
-def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target]) -> None:
-    """Plan, edit each target, commit: an error anywhere leaves every target as it came."""
+def _apply_service(
+    ctx: _Context, origin: Origin, ms: ModelService, targets: list[Target], strict: bool
+) -> None:
+    """Plan, edit each target, commit: an error anywhere (a warning, when strict) leaves
+    every target as it came."""
     renderer = Renderer(ms)
     try:
         roles = {role: renderer.role(role) for role in ms.roles}
@@ -87,6 +91,11 @@ def _apply_service(ctx: _Context, origin: Origin, ms: ModelService, targets: lis
         except FieldError as exc:
             ctx.error(target.item, exc, f"{ms.ref}: ")
             return
+    if strict and any(edit.warnings for edit in edits):
+        for edit in edits:
+            for message, path in edit.warnings:
+                ctx.result(edit.item, Severity.ERROR, message, path)
+        return
     try:
         generated = _generated(ms, origin, targets, edits)
     except FieldError as exc:
@@ -212,7 +221,8 @@ def _serve(
     ctx: _Context, origin: Origin, ms: ModelService, found: Discovery, config: Config
 ) -> None:
     """Apply one ModelService to the targets discovery found for it."""
-    severity = Severity.ERROR if config.strict else Severity.WARNING
+    strict = config.strict or ms.strict
+    severity = Severity.ERROR if strict else Severity.WARNING
     key = ms_key(ms)
     conflicts = found.conflicts.get(key)
     if conflicts:
@@ -220,19 +230,23 @@ def _serve(
             ctx.result(origin, Severity.ERROR, message)
         return
     targets = found.targets[key]
+    # What the ModelService says that nothing will do: typos, settings of other sources.
+    notices = [*unknown_fields(ms.spec), *ms.source.unused(ms.spec.modelArtifacts.model_dump())]
+    for message, path in notices:
+        ctx.result(origin, severity, message, path)
     if not ms.roles:
         ctx.result(origin, severity, "has neither a decode nor a prefill role: nothing to apply")
         return
     applied = {r for t in targets for r in t.roles}
-    # A role that names its target and finds nothing is said even when others apply.
-    missing = ms.roles if not targets else [r for r in ms.targets if r not in applied]
+    # A role without a workload is said even when the others apply.
+    missing = [r for r in ms.roles if r not in applied]
     if missing:
         ctx.result(origin, severity, not_found(ms, missing, ctx.doc.items, config.kinds))
-    if not targets or (missing and config.strict):
+    if not targets or (strict and (missing or notices)):
         return
     for warning, path in ms.source.warnings():
         ctx.result(origin, Severity.WARNING, warning, path)
-    _apply_service(ctx, origin, ms, targets)
+    _apply_service(ctx, origin, ms, targets, strict)
 
 
 def _unique(
@@ -269,4 +283,23 @@ def process(doc: Document, config: Config, config_service: Any = None) -> list[R
             _serve(ctx, origin, ms, found, config)
         except Exception as exc:  # never a traceback, never another's edits lost
             ctx.result(origin, Severity.ERROR, f"internal error: {type(exc).__name__}: {exc}")
+    _take_back_orphans(ctx, {ms.qualified for _, ms in services}, found.claimed)
     return ctx.results
+
+
+def _take_back_orphans(ctx: _Context, serving: set[str], claimed: set[int]) -> None:
+    """Workloads a ModelService here edited before and no longer targets come out as
+    they were written (krmfn.orphans)."""
+    for orphan in orphans.find(ctx.doc.items, serving, claimed):
+        try:
+            text, lost = orphans.restored(orphan.item)
+        except FieldError as exc:
+            ctx.error(orphan.item, exc, f"ModelService {orphan.by} no longer targets it: ")
+            continue
+        ctx.doc.replace(orphan.item, text)
+        ctx.result(
+            orphan.item,
+            Severity.INFO,
+            f"ModelService {orphan.by} no longer targets it: took back what it applied"
+            + (" (its comments could not be kept)" if lost else ""),
+        )

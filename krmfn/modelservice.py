@@ -16,6 +16,9 @@ from krmfn.selectors import TargetSelector
 from krmfn.sources import Options, Source, parse_uri
 
 ROLES = ("decode", "prefill")
+# `"true"` on a ModelService: its warnings are errors, as with the config's `strict`, for
+# a ModelService given as kustomize's transformer (which has no other config).
+STRICT_ANNOTATION = "krmfn.llm-d.ai/strict"
 
 
 class _Model(BaseModel):
@@ -144,6 +147,7 @@ class ModelService(NamedTuple):
     # it applies to the whole build, as kustomize's own transformers do.
     from_config: bool
     targets: dict[str, TargetSelector]  # by role
+    strict: bool = False  # by its annotation
 
     def role(self, role: str) -> Role | None:
         value: Role | None = getattr(self.spec, role)
@@ -246,6 +250,25 @@ class Identity(NamedTuple):
     from_config: bool = False
 
 
+def _strict(data: dict[str, Any]) -> bool:
+    metadata = data.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    value = annotations.get(STRICT_ANNOTATION) if isinstance(annotations, dict) else None
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        given = (
+            f"the {_type_name(value).removeprefix('a ')} {value}"
+            if not isinstance(value, str)
+            else repr(value)
+        )
+        raise FieldError(
+            f'must be "true" or "false" (a string: annotations are strings, quote it), not {given}',
+            format_path(("metadata", "annotations", STRICT_ANNOTATION)),
+        )
+    return bool(value == "true")
+
+
 def _targets(spec: Spec) -> tuple[dict[str, TargetSelector], list[FieldError]]:
     targets: dict[str, TargetSelector] = {}
     problems = []
@@ -318,6 +341,11 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
     except FieldError as exc:
         problems_list.append(exc)
     sanitized = ""
+    strict = False
+    try:
+        strict = _strict(data)
+    except FieldError as exc:
+        problems_list.append(exc)
     try:
         sanitized = sanitize(spec.routing.modelName, "spec.routing.modelName")
         workloads = {sanitize(f"{name}-{role}", "metadata.name") for role in ROLES}
@@ -333,7 +361,7 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
         return problems_list
     original = who.original_name if who.original_name != name else ""
     return ModelService(
-        name, namespace, spec, source, sanitized, original, who.from_config, targets
+        name, namespace, spec, source, sanitized, original, who.from_config, targets, strict
     )
 
 

@@ -44,6 +44,7 @@ class Target(NamedTuple):
 class Discovery(NamedTuple):
     targets: dict[str, list[Target]]  # by ModelService key
     conflicts: dict[str, list[str]]  # key -> messages
+    claimed: set[int]  # the ids of the items some ModelService claims, conflicts too
 
 
 def ms_key(ms: ModelService) -> str:
@@ -232,13 +233,14 @@ def discover(items: list[Item], services: list[ModelService], kinds: tuple[str, 
     ModelServices are a conflict, and so are two roles of one ModelService on a workload
     that is one role."""
     index = _Index(services)
-    found = Discovery({ms_key(ms): [] for ms in services}, {})
+    found = Discovery({ms_key(ms): [] for ms in services}, {}, set())
     for item in items:
         if not is_workload(item, kinds):
             continue
         claims = _claims(item, index)
         if not claims:
             continue
+        found.claimed.add(id(item))
         strongest = max(c.strength for c in claims.values())
         winners = {k: c for k, c in claims.items() if c.strength == strongest}
         where = item.describe()

@@ -79,12 +79,21 @@ def rerun_input(case: Path, output: bytes) -> bytes:
     return (text[:start] + text[end:]).encode()
 
 
+# Cases whose first run says what it did that a second run has no more to do: their
+# items come out the same, their results do not.
+FIRST_RUN_RESULTS = {"silent-orphaned-record"}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_second_run_changes_nothing(case: Path) -> None:
     first = run_case(case)
     again = rerun_input(case, first.stdout)
     second = run_cli(command(case), again)
-    assert second.stdout.decode() == first.stdout.decode()
+    if case.name in FIRST_RUN_RESULTS:
+        assert strip_results(second.stdout.decode()) == strip_results(first.stdout.decode())
+        assert second.stdout != first.stdout
+    else:
+        assert second.stdout.decode() == first.stdout.decode()
     assert second.status == first.status
 
 

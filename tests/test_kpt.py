@@ -72,6 +72,30 @@ def test_a_second_render_changes_no_byte(package: Path, env: dict[str, str]) -> 
     assert package_files(package) == once
 
 
+def without_prefill(package: Path) -> None:
+    """The ModelService no longer has a prefill role: granite-prefill leaves its targets."""
+    modelservice = package / "modelservice.yaml"
+    text = modelservice.read_text()
+    assert text.count("\n  prefill:\n") == 1
+    modelservice.write_text(text[: text.index("\n  prefill:\n") + 1])
+
+
+def test_a_workload_that_leaves_the_targets_renders_as_from_the_originals(
+    package: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    assert kpt_render(package, env).status == 0
+    assert b"krmfn.llm-d.ai/applied" in package_files(package)["prefill.yaml"]
+    without_prefill(package)
+    again = kpt_render(package, env)
+    assert again.status == 0, again.stderr.decode()
+    fresh = copy_package(KPT_PACKAGE, tmp_path / "fresh")
+    without_prefill(fresh)
+    assert kpt_render(fresh, env).status == 0
+    assert package_files(package) == package_files(fresh)
+    # granite-prefill is back to the bytes it was written with.
+    assert package_files(package)["prefill.yaml"] == (KPT_PACKAGE / "prefill.yaml").read_bytes()
+
+
 def test_eval_with_key_value_config_writes_the_same_files(
     package: Path, env: dict[str, str]
 ) -> None:

@@ -162,6 +162,35 @@ def test_guide_overlay_builds_the_golden_output(env: dict[str, str], example: Pa
     assert b"kind: ModelService" not in built.stdout
 
 
+@pytest.mark.needs("kubectl")
+def test_a_typo_is_a_warning_and_fails_the_build_when_the_modelservice_is_strict(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """kustomize passes a warning on to stderr and builds; Argo CD shows no stderr of a
+    build that succeeds. The strict annotation on the transformer's ModelService (which
+    has no other config) makes the typo fail the build."""
+    example = tmp_path / "llm-d-guide"
+    shutil.copytree(GUIDE_EXAMPLES[0], example)
+    modelservice = example / "modelservice.yaml"
+    text = modelservice.read_text().replace("authSecretName:", "authSecretname:")
+    modelservice.write_text(text)
+    warned = kustomize_build(example, env)
+    message = (
+        "llm-d.ai/v1alpha1/ModelService/qwen spec.modelArtifacts.authSecretname:"
+        " authSecretname is not a field krmfn or llm-d reads: it has no effect;"
+        " did you mean authSecretName?"
+    )
+    assert (warned.status, warned.stderr.decode()) == (0, f"[warning] {message}\n")
+    modelservice.write_text(
+        text.replace("  annotations:\n", '  annotations:\n    krmfn.llm-d.ai/strict: "true"\n')
+    )
+    built = kustomize_build(example, env)
+    assert (built.status, built.stdout) == (1, b"")
+    first, *rest = built.stderr.decode().splitlines()
+    assert first == f"[error] {message}"
+    assert rest[-1].endswith('"command failed" err="couldn\'t execute function: exit status 1 "')
+
+
 def labels_and_selectors(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Every label of an object and its templates, and its selector, as (where, key, value)."""
     found = [("metadata", k, v) for k, v in (doc["metadata"].get("labels") or {}).items()]

@@ -291,3 +291,44 @@ def test_the_cli_leaves_pydantic_plugins_off_unless_asked(
         gc.enable()  # main turns the collector off for its own short process
     assert seen == ["__all__", ""]
     assert capsys.readouterr().out == "krmfn 0.1.0\nkrmfn 0.1.0\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "found"),
+    [
+        (["vllm", "serve"], ["Qwen/Qwen3-8B", "--port", "8000"], ("Qwen/Qwen3-8B", "args", 0)),
+        (None, ["--port", "8000", "--model", "/models/q"], ("/models/q", "args", 3)),
+        (["python3", "-m", "vllm.entrypoints.openai.api_server", "--model=x/y"], None,
+         ("x/y", "command", 3)),
+        (["/bin/bash", "-c"], ["set -e\nexec vllm serve 'a/b' \\\n  --port 8000\n"],
+         ("a/b", "args", 0)),
+        (["/bin/sh", "-c", "vllm serve --port 8000"], None, None),
+        (["vllm", "serve"], ["--port", "8000"], None),
+        (None, ["Qwen/Qwen3-8B"], None),  # the image's entrypoint is not known
+    ],
+)  # fmt: skip
+def test_model_argument_is_what_vllm_loads(
+    command: list[str] | None, args: list[str] | None, found: tuple[str, str, int] | None
+) -> None:
+    from krmfn.commands import model_argument
+
+    result = model_argument(command, args)
+    assert (tuple(result) if result is not None else None) == found
+
+
+@pytest.mark.parametrize(
+    ("uri", "model", "problem"),
+    [
+        ("hf://Qwen/Qwen3-8B", "Qwen/Qwen3-8B", ""),
+        ("hf://Qwen/Qwen3-8B", "/model-cache/", "the Hugging Face cache, not a model folder"),
+        ("pvc+hf://c/hub/Qwen/Qwen3-8B", "/model-cache/hub", "the Hugging Face cache"),
+        ("pvc+hf://c/hub/Qwen/Qwen3-8B", "Qwen/Qwen3-32B", "another model than the"),
+        ("pvc://c/models/q", "/model-cache/models/q", ""),
+        ("pvc://c/models/q", "Qwen/Qwen3-32B", ""),  # a claim's folder may be named so
+    ],
+)
+def test_unloadable_says_what_a_model_argument_is_instead(
+    uri: str, model: str, problem: str
+) -> None:
+    said = parse_uri(uri, Options()).unloadable(model)
+    assert said.startswith(problem) and bool(said) == bool(problem), said

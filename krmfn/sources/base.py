@@ -43,6 +43,10 @@ class Options(NamedTuple):
     prefetch: bool = False  # download into the cache with a Job (see krmfn.prefetch)
 
 
+# Settings of spec.modelArtifacts that only some sources use: given to another, they
+# would be dropped without a word (the object-storage options are errors: parse_uri).
+TUNABLE = ("size", "authSecretName", "pullPolicy")
+
 # Every scheme by name, in the order the classes are defined (as errors list them).
 SCHEMES: dict[str, type[Source]] = {}
 
@@ -55,6 +59,8 @@ class Source:
     prefetches: ClassVar[bool] = False
     # Which of the object-storage options (endpoint, region, account) it reads.
     reads: ClassVar[tuple[str, ...]] = ()
+    # Which of the other settings of spec.modelArtifacts (TUNABLE) it uses.
+    uses: ClassVar[frozenset[str]] = frozenset()
     __slots__ = ("options", "uri")
 
     def __init_subclass__(cls, scheme: str = "", **kwargs: Any) -> None:
@@ -137,6 +143,27 @@ class Source:
     def describe(self) -> str:
         """For the info result: what went into the pods."""
         raise NotImplementedError
+
+    def unloadable(self, model: str) -> str:
+        """What `model`, given to vLLM as the model to serve, is instead of this
+        source's model (and what to give), or "" when it is the model (or cannot tell)."""
+        return ""
+
+    def unused(self, given: dict[str, Any]) -> list[tuple[str, str]]:
+        """(message, field path) of each setting of spec.modelArtifacts (`given`: its
+        fields that hold a value) that has no effect with this source."""
+        out = []
+        for field in TUNABLE:
+            if given.get(field) is not None and field not in self.uses:
+                users = ", ".join(f"{s}://" for s, k in SCHEMES.items() if field in k.uses)
+                out.append(
+                    (
+                        f"{self.scheme}:// does not use {field} (it is for {users}):"
+                        " it has no effect; remove it",
+                        f"spec.modelArtifacts.{field}",
+                    )
+                )
+        return out
 
     def secret_env(self, *keys: str, optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Env vars from the `authSecretName` Secret, each from the key of its name."""

@@ -70,6 +70,7 @@ class HuggingFaceCacheOnClaim(HubModel, PersistentVolumeClaim, scheme="pvc+hf"):
 
     __slots__ = ("model", "repo", "rev")
     prefetches = True
+    uses = frozenset({"authSecretName"})
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFaceCacheOnClaim:
@@ -97,6 +98,20 @@ class HuggingFaceCacheOnClaim(HubModel, PersistentVolumeClaim, scheme="pvc+hf"):
     def env(self) -> list[dict[str, Any]]:
         cache = {"name": "HF_HUB_CACHE", "value": self.hub_cache}
         return self.hub_env(cache, offline=self.read_only)
+
+    def unused(self, given: dict[str, Any]) -> list[tuple[str, str]]:
+        out = super().unused(given)
+        if given.get("authSecretName") and self.read_only and not self.options.prefetch:
+            # Offline pods never send the token (HubModel.hub_env).
+            out.append(
+                (
+                    "the cache is read-only (readOnly in the function config), so the pods"
+                    " run the hub offline and never send the token: authSecretName has no"
+                    " effect; remove it, or let a prefetch Job fill the cache with it",
+                    "spec.modelArtifacts.authSecretName",
+                )
+            )
+        return out
 
     def describe(self) -> str:
         prefetched = ", filled by a prefetch Job" if self.options.prefetch else ""

@@ -47,6 +47,16 @@ class HubModel:
     def revision(self) -> str:
         return self.rev
 
+    def unloadable(self, model: str) -> str:
+        use = f"pass {{{{ .HFModelName }}}} ({self.hf_model_name}): vLLM finds it in the cache"
+        cache_dirs = {self.options.mount_root.rstrip("/"), self.hub_cache.rstrip("/")}
+        if model.rstrip("/") in cache_dirs:
+            return f"the Hugging Face cache, not a model folder: vLLM cannot load it; {use}"
+        segments = model.split("/")
+        if len(segments) == 2 and all(segments) and model != self.hf_model_name:
+            return f"another model than the ModelService's {self.hf_model_name}; {use}"
+        return ""
+
     def args(self, given: list[str]) -> list[str]:
         # vLLM takes the revision as an option; options may precede the model argument.
         if not self.rev or any(a == "--revision" or a.startswith("--revision=") for a in given):
@@ -86,6 +96,7 @@ class HuggingFace(HubModel, Source, scheme="hf"):
     """`hf://<repo-id>/<model-id>[@<revision>]`: downloaded at start into an emptyDir."""
 
     __slots__ = ("model", "repo", "rev")
+    uses = frozenset({"size", "authSecretName"})
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> HuggingFace:

@@ -26,6 +26,7 @@ class ImageVolume(ModelInVolume, scheme="oci"):
 
     __slots__ = ("reference",)
     reference: str
+    uses = frozenset({"pullPolicy"})
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> ImageVolume:

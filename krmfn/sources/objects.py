@@ -93,6 +93,7 @@ class ObjectStore(Source):
     path: str
     # The bucket naming rules of the store: a problem, or "" for a valid name.
     check_bucket: ClassVar[Any]
+    uses = frozenset({"authSecretName"})
 
     @classmethod
     def parse(cls, uri: str, rest: str, options: Options) -> Source:
