@@ -1,4 +1,5 @@
-"""Command line: a KRM function by default, a Helm post-renderer with --stream."""
+"""Command line: a KRM function by default, a Helm post-renderer with --stream, and a
+preview of what either would change with `krmfn diff`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import argparse
 import gc
 import os
 import sys
-from typing import BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    from krmfn.krm.document import Mode
+    from krmfn.krm.run import Outcome
 
 HELP = """\
 Apply llm-d ModelService model artifacts to the workloads they own.
@@ -19,6 +24,9 @@ modes:
   krmfn --stream        Helm post-renderer: a plain multi-document YAML stream on stdin
                         (as `helm install --post-renderer` sends it), the same stream with
                         rewritten workloads on stdout; results go to stderr.
+  krmfn diff [FILE]     Preview: runs the function on FILE (or stdin) and prints what it
+                        would change, a unified diff per item, then the results
+                        (`krmfn diff --help`, docs/preview.md).
 
 Exit status is 1 if and only if an error result was produced; the output is written
 even then, with every input item in it.
@@ -27,7 +35,23 @@ docs:    {docs}#readme
 sources: {docs}/blob/main/docs/sources.md
 """
 
+DIFF_HELP = """\
+Preview what krmfn would change: run the function on FILE (or stdin) as `krmfn` (or
+`krmfn --stream`) would, then print a unified diff of each item it changes, adds or
+drops, and the results it adds, one line each.
+
+Exit status is 1 if an error result was produced (or the command line or a file named
+in it is wrong), else 0; with --exit-code, 2 when something would change. Colours: red
+removed, green added; --color=auto colours a terminal unless NO_COLOR is set.
+
+docs: {docs}/blob/main/docs/preview.md
+"""
+
 DOCS = "https://github.com/llm-d-incubation/krmfn"
+
+
+class _Unreadable(Exception):
+    """A file named on the command line cannot be read; the message says which."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,13 +86,75 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(raw: bytes, stream: bool, config_text: str | None, out: BinaryIO, err: TextIO) -> int:
-    from krmfn.krm.document import Mode
+class _DiffParser(argparse.ArgumentParser):
+    """A usage error exits 1, not argparse's 2: with --exit-code, 2 means "would change"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _diff_parser() -> argparse.ArgumentParser:
+    from krmfn.diff import COLOURS
+
+    parser = _DiffParser(
+        prog="krmfn diff",
+        description=DIFF_HELP.format(docs=DOCS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        default="-",
+        help="the ResourceList (or with --stream, the YAML stream); - or none: stdin",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="read a plain multi-document YAML stream, as `krmfn --stream` does",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="function config file (ConfigMap or ModelArtifacts) for --stream mode",
+    )
+    parser.add_argument(
+        "--color",
+        choices=COLOURS,
+        default="auto",
+        help="colour the preview: auto (a terminal without NO_COLOR), always or never",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit with status 2 when something would change (and no error)",
+    )
+    return parser
+
+
+def _read_config(path: str | None) -> str | None:
+    """The --config file's text (None without one). Raises _Unreadable."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise _Unreadable(f"cannot read --config {path}: {exc.strerror}") from None
+
+
+def _outcome(raw: bytes, stream: bool, config_text: str | None) -> Outcome:
+    """The function's run on `raw`, in-process."""
     from krmfn.krm.run import run as run_function
     from krmfn.processor import ModelArtifactsFunction
 
     mode: Mode = "stream" if stream else "resourcelist"
-    outcome = run_function(ModelArtifactsFunction(), raw, mode, config_text)
+    return run_function(ModelArtifactsFunction(), raw, mode, config_text)
+
+
+def run(raw: bytes, stream: bool, config_text: str | None, out: BinaryIO, err: TextIO) -> int:
+    outcome = _outcome(raw, stream, config_text)
     out.write(outcome.output)
     out.flush()
     for line in outcome.stderr:
@@ -84,22 +170,55 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:
     # entry points when it builds its first model: 4 ms of each run, for hooks a function
     # run by kustomize or kpt has no use for. Set it to "" to have them loaded.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return diff(argv[1:], stdin)
     args = _parser().parse_args(argv)
     if args.version:
         from importlib.metadata import version
 
         print(f"krmfn {version('krmfn')}")
         return 0
-    config_text = None
-    if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as handle:
-                config_text = handle.read()
-        except OSError as exc:
-            sys.stderr.write(f"[error] cannot read --config {args.config}: {exc.strerror}\n")
-            return 1
+    try:
+        config_text = _read_config(args.config)
+    except _Unreadable as exc:
+        sys.stderr.write(f"[error] {exc}\n")
+        return 1
     raw = (stdin or sys.stdin.buffer).read()
     return run(raw, args.stream, config_text, sys.stdout.buffer, sys.stderr)
+
+
+def _read_input(path: str, stdin: BinaryIO | None) -> bytes:
+    """FILE's bytes, or stdin's for `-`. Raises _Unreadable."""
+    if path == "-":
+        return (stdin or sys.stdin.buffer).read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise _Unreadable(f"cannot read {path}: {exc.strerror}") from None
+
+
+def diff(argv: list[str], stdin: BinaryIO | None = None) -> int:
+    """`krmfn diff`: the preview on stdout. Exit status 1 for an error result, else 2
+    for a change with --exit-code, else 0."""
+    from krmfn.diff import preview, wants_colour
+
+    args = _diff_parser().parse_args(argv)
+    try:
+        config_text = _read_config(args.config)
+        raw = _read_input(args.file, stdin)
+    except _Unreadable as exc:
+        sys.stderr.write(f"[error] {exc}\n")
+        return 1
+    mode: Mode = "stream" if args.stream else "resourcelist"
+    shown = preview(raw, mode, _outcome(raw, args.stream, config_text))
+    colour = wants_colour(args.color, sys.stdout.isatty(), os.environ)
+    sys.stdout.buffer.write(shown.render(colour).encode())
+    sys.stdout.buffer.flush()
+    if shown.failed:
+        return 1
+    return 2 if args.exit_code and shown.changed else 0
 
 
 def console() -> NoReturn:
