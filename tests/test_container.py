@@ -231,6 +231,37 @@ def test_kubectl_kustomize_builds_the_guide_overlays_with_the_image(
     assert log.read_text().splitlines() == [" ".join(KUSTOMIZE_RUN)]
 
 
+README = ROOT / "README.md"
+
+
+@pytest.mark.needs("kubectl")
+def test_the_readme_builds_the_guide_overlay_with_podman_as_docker(
+    image: str, tmp_path: Path
+) -> None:
+    """The README's quick start for kustomize, word for word, on a machine with podman
+    and no docker: podman linked as `docker` (here into a folder of our own, not
+    /usr/local/bin), CONTAINERS_CONF as the README says for a sandbox like this one."""
+    readme = README.read_text()
+    build = "kubectl kustomize --enable-alpha-plugins kustomization-example/llm-d-guide/"
+    link = 'ln -s "$(command -v podman)" /usr/local/bin/docker'
+    conf = "export CONTAINERS_CONF=$PWD/tests/container/containers.conf"
+    for command in ("bash scripts/build-image.sh", build, link, conf):
+        assert command in readme, command
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(require("podman"))
+    (bin_dir / "kubectl").symlink_to(require("kubectl"))
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINERS_CONF"}
+    system = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    env.update(PATH=os.pathsep.join([str(bin_dir), *system]), PWD=str(ROOT))
+    env["CONTAINERS_CONF"] = conf.split("=", 1)[1].replace("$PWD", str(ROOT))
+    assert shutil.which("docker", path=env["PATH"]) == str(bin_dir / "docker")
+    assert shutil.which("krmfn", path=env["PATH"]) is None
+    built = run(build.split(), env)
+    assert (built.status, built.stderr.decode()) == (0, "")
+    assert built.stdout == (GUIDE_EXAMPLES[0] / "expected.yaml").read_bytes()
+
+
 def image_pipeline(package: Path) -> bytes:
     """Switch the package's exec mutator to the image, keeping its config."""
     kptfile = package / "Kptfile"
