@@ -285,10 +285,12 @@ def take_back(obj: Any) -> dict[str, int]:
     if not isinstance(annotations, dict) or record.ANNOTATION not in annotations:
         return {}
     previous = record.read(str(annotations.pop(record.ANNOTATION)))
-    removed = undo(obj, previous.ops)
+    # The annotations the record made came last: they go first, so that the ops find the
+    # collections they created as they left them (a `metadata` that held only the labels
+    # goes with them).
     if previous.new_annotations and not annotations:
         del obj["metadata"]["annotations"]
-    return removed
+    return undo(obj, previous.ops)
 
 
 def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Path]]:

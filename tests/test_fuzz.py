@@ -348,6 +348,64 @@ def test_finding_09_anchor_used_elsewhere_in_a_flow_list() -> None:
     assert violations(FuzzInput(data.encode())) == []
 
 
+def test_finding_10_a_dropped_item_whose_dash_is_on_a_line_of_its_own() -> None:
+    # A stale generated item written `- # comment` / `  metadata: ...` left its dash
+    # line behind: an empty item in the output.
+    stale = (
+        "- # left by an earlier run\n  apiVersion: batch/v1\n  kind: Job\n"
+        "  metadata:\n    name: opt-prefetch-0a1b2c3d\n"
+        "    annotations: {krmfn.llm-d.ai/generated-by: opt}\n"
+    )
+    data = (_LIST + stale + _MS + _DEPLOYMENT).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_11_metadata_created_for_the_labels_alone() -> None:
+    # A workload without metadata: the first run made it (for the labels and the
+    # record), the second run took back the labels but kept an empty metadata, so the
+    # record said ^1 where the first said ^2.
+    workload = _DEPLOYMENT.replace("  metadata: {name: opt-decode}\n", "")
+    workload = workload.replace(
+        "{labels: {app: o}}", "{labels: {llm-d.ai/model: a, llm-d.ai/role: decode}}"
+    )
+    data = (_LIST + _MS.replace("facebook/opt-125m", "x/a") + workload).encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_12_a_scalar_anchor_another_item_uses() -> None:
+    # Taking a record back removed the mount whose name carried `&n`: the other item's
+    # `*n` was left undefined. Now the edit is refused, the anchor kept.
+    first = violations(FuzzInput((_LIST + _MS + _DEPLOYMENT).encode()))
+    assert first == []
+    rendered = subprocess.run(
+        [sys.executable, "-m", "krmfn"],
+        input=(_LIST + _MS + _DEPLOYMENT).encode(),
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.decode()
+    items = rendered.split("\nresults:\n")[0]
+    assert items.count("{name: model-storage, ") == 2
+    anchored = items.replace("{name: model-storage, ", "{name: &n model-storage, ", 1)
+    other = "- {apiVersion: v1, kind: ConfigMap, metadata: {name: *n}}\n"
+    # The ModelService no longer mounts the model: the mount is to be taken back.
+    data = anchored.replace("mountModelVolume: true", "mountModelVolume: false")
+    assert data != anchored
+    assert violations(FuzzInput((data + "\n" + other).encode())) == []
+
+
+def test_finding_13_new_items_after_the_comments_of_the_last_item() -> None:
+    # Generated items went between the last item and its own trailing comment.
+    prefetch = _MS.replace(
+        'modelArtifacts: {uri: "hf://facebook/opt-125m", authSecretName: hf-token}',
+        'modelArtifacts: {uri: "pvc+hf://c/hub/facebook/opt-125m", prefetch: true}',
+    )
+    assert prefetch != _MS
+    last = "- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: last}\n  # its own comment\n"
+    data = (_LIST + prefetch + _DEPLOYMENT + last).encode()
+    assert violations(FuzzInput(data)) == []
+
+
 # The long campaign ---------------------------------------------------------------------------
 
 STRATEGIES = {

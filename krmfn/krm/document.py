@@ -345,8 +345,27 @@ class Document:
         return start, end, ""
 
     def _block_span(self, item: Item) -> tuple[int, int, str]:
-        """An item of a block list: its lines, from its `- ` line to its last."""
-        return self._line_start(item.start), self._line_end(item.end), ""
+        """An item of a block list: its lines, from its `- ` line to its last. The dash
+        may be on a line of its own above the content (`-`, or `- # a comment`), with
+        blank and comment lines between."""
+        start = self._line_start(item.start)
+        if not self.text[start : item.start].strip():
+            start = self._dash_above(start, item.column)
+        return start, self._line_end(item.end), ""
+
+    def _dash_above(self, at: int, column: int) -> int:
+        """The start of the line holding the dash of the item whose content starts the
+        line at `at`, at `column` (`at` itself when there is none above)."""
+        end = at
+        while end > 0:
+            begin = self._line_start(end - 1)
+            line = self.text[begin : end - 1]
+            if _DASH_LINE.fullmatch(line) and line.index("-") < column:
+                return begin
+            if line.strip() and not line.lstrip().startswith("#"):
+                return at
+            end = begin
+        return at
 
     def _line_start(self, at: int) -> int:
         return self.text.rfind("\n", 0, at) + 1
@@ -389,10 +408,27 @@ class Document:
         for data in self._added:
             lines = _block(data).rstrip("\n").split("\n")
             out.append(first + lines[0] + "".join("\n" + indent + x for x in lines[1:]) + "\n")
-        at = self._line_end(last.end)
+        at = self._after_own_comments(self._line_end(last.end), last.column)
         if not self.text.endswith("\n") and at == len(self.text):
             return at, "\n" + "".join(out).rstrip("\n")
         return at, "".join(out)
+
+    def _after_own_comments(self, at: int, column: int) -> int:
+        """Past the comment lines after an item that are indented as its content (and
+        blank lines between them): they belong to it, and new items go after them."""
+        end = at
+        while at < len(self.text):
+            found = self.text.find("\n", at)
+            line_end = found + 1 if found >= 0 else len(self.text)
+            line = self.text[at:line_end].rstrip("\r\n")
+            if line.strip() and not (
+                line.lstrip().startswith("#") and len(line) - len(line.lstrip()) >= column
+            ):
+                break
+            if line.strip():
+                end = line_end
+            at = line_end
+        return end
 
     def _plan(self, results: list[Result]) -> list[tuple[int, int, str]]:
         """Every change to the input text, in order: (start, end, the text for it)."""
@@ -533,6 +569,10 @@ def _decoded(raw: bytes) -> str:
     """The input's text before `decode` read its lone CRs as LF (of the same length)."""
     text = raw.decode("utf-8")
     return text[1:] if text.startswith("\ufeff") else text
+
+
+# A line with nothing but a block list's dash, and maybe a comment after it.
+_DASH_LINE = re.compile(r" *- *(#.*)?")
 
 
 def _value(text: str, span: Span | None, what: str) -> Any:

@@ -176,6 +176,24 @@ class RoundTrip:
             return _yaml(*self._style).load(_without_tabs(text))
 
     def text(self) -> tuple[str, bool]:
+        """The edited item's text (see `_text`), checked to keep each anchor that an alias
+        in another item uses, with the value it had: an edit that removes or changes one
+        (a scalar's too) would break or change that item."""
+        out, lost = self._text()
+        used = self.item.anchors_used_elsewhere()
+        if used:
+            before = _anchored(_dedent(self._source, self.item.column))
+            after = _anchored(_dedent(out, self.item.column))
+            for name in sorted(used & before.keys()):
+                if after.get(name, _UNBUILDABLE) != before[name]:
+                    raise _cannot_edit(
+                        self.item,
+                        f"another item uses its anchor &{name} (through an alias), and the"
+                        " edit would change or remove it; write the value out in the other item",
+                    )
+        return out, lost
+
+    def _text(self) -> tuple[str, bool]:
         """The edited item's text, and whether its comments had to be left out: ruamel
         can write a comment back where it breaks the YAML (after a flow mapping that ends
         a block list, say), so the text is read back and, if it does not give the data
@@ -246,6 +264,37 @@ class RoundTrip:
 
 
 _STR = "tag:yaml.org,2002:str"
+
+
+class _AnchorsLoader(yaml.SafeLoader):
+    """The pure-Python composer, which knows each anchor's name (libyaml's does not say):
+    for the few items whose anchors other items use."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.anchored: dict[str, Node] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        node = super().compose_node(parent, index)
+        anchor = None if isinstance(event, yaml.AliasEvent) else getattr(event, "anchor", None)
+        if anchor is not None and node is not None:
+            self.anchored[anchor] = node
+        return node
+
+
+def _anchored(text: str) -> dict[str, Any]:
+    """Each anchor of the text and the value of its node."""
+    loader = _AnchorsLoader(text)
+    try:
+        loader.get_single_node()
+        return {
+            name: loader.construct_object(node, deep=True) for name, node in loader.anchored.items()
+        }
+    except yaml.YAMLError:
+        return {}
+    finally:
+        loader.dispose()
 
 
 def _tagged_key(data: Any) -> str | None:

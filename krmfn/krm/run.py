@@ -82,10 +82,19 @@ def _config(doc: Document, config_text: str | None) -> Any:
         return doc.function_config
     import yaml
 
+    from krmfn.krm.document import construct
+
     try:
-        return yaml.load(config_text, Loader=yaml.CSafeLoader)
+        node = yaml.compose(config_text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
         raise FieldError(f"function config is not valid YAML: {exc}") from None
+    if node is None:
+        return None
+    try:
+        # The limits and the tag checks of any item's value (`!!int abc` is an error).
+        return construct(node)
+    except FieldError as exc:
+        raise FieldError(f"function config cannot be read: {exc.message}") from None
 
 
 def run(

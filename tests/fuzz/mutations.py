@@ -319,7 +319,7 @@ def loaded(obj: Any, memo: dict[int, Any] | None = None) -> Any:
     if isinstance(obj, Raw):
         try:
             return yaml.safe_load(str(obj)) if str(obj) else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # `!!int abc`
             return str(obj)
     if isinstance(obj, dict):
         if id(obj) not in memo:
@@ -1097,7 +1097,8 @@ def layout_of(inp: FuzzInput) -> Layout | None:
         if inp.config is not None:
             try:
                 data = yaml.safe_load(inp.config)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                # not YAML, or a value its tag cannot build (`!!int abc`)
                 data = _NO_DATA
             config = Piece(inp.config, data, block=True)
         return Layout(True, pieces, config)
@@ -1637,7 +1638,7 @@ def _edit_data(obj: Any, rng: random.Random) -> bool:
         key, value = _insert(rng)
         try:
             parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):  # `!!int abc`
             parsed = value
         target[key] = parsed
         return True
