@@ -326,7 +326,8 @@ def apply_roles(
     ms = renderer.ms
     warnings: Warnings = []
     matched = not _selector_breaks(obj, kind)
-    unique = not _duplicate_containers(obj, kind)
+    # Names a pod of the input already holds twice are the user's to fix; a new one is krmfn's.
+    duplicated = set(_duplicate_containers(obj, kind))
     journal = Journal(obj, workload, redacted=take_back(obj))
     stale = stale_model_label(obj, kind, ms, workload)
     if stale is not None:
@@ -367,7 +368,7 @@ def apply_roles(
             " so change the selector or the label in the source",
             "spec.selector",
         )
-    duplicates = _duplicate_containers(obj, kind) if unique else []
+    duplicates = [d for d in _duplicate_containers(obj, kind) if d not in duplicated]
     if duplicates:
         template, name = duplicates[0]
         raise FieldError(

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from krmfn.gotemplate import TemplateError, has_actions, render
-from krmfn.journal import Journal, get
+from krmfn.journal import Journal, get, indexed
 from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.names import is_secret_name
-from krmfn.paths import Path, format_path
+from krmfn.paths import Match, Part, Path, format_path
 
 CONTAINER_LISTS = ("initContainers", "containers")
 _LISTS = ("command", "args")
@@ -101,20 +101,38 @@ class Renderer:
         return tuple(out)
 
     def workload(self, journal: Journal, template: Path, workload: str) -> None:
-        """The template actions in a workload's own containers, rendered in place."""
+        """The template actions in a workload's own containers, rendered in place. A
+        container and an env var are named in the record by their name where it is unique:
+        an index would point elsewhere once another entry is taken back (a literal token
+        that a Secret reference replaced can only be removed)."""
         for list_name, index, container in containers(journal.root, template):
-            base = (*template, "spec", list_name, index)
+            listed = get(journal.root, (*template, "spec", list_name))
+            base = (*template, "spec", list_name, _by_name(listed, index))
             context = f"{workload} container {str(container.get('name', ''))!r}"
             for field in _LISTS:
                 values = container.get(field)
                 for i, value in enumerate(values if isinstance(values, list) else []):
                     if isinstance(value, str) and has_actions(value):
                         path = (*base, field, i)
-                        journal.set(path, self.text(value, format_path(path), context))
+                        journal.set(
+                            path,
+                            self.text(value, format_path(indexed(journal.root, path)), context),
+                        )
             env = container.get("env")
             for i, var in enumerate(env if isinstance(env, list) else []):
                 value = var.get("value") if isinstance(var, dict) else None
                 if isinstance(value, str) and has_actions(value):
-                    path = (*base, "env", i, "value")
+                    path = (*base, "env", _by_name(env, i), "value")
                     secret = is_secret_name(str(var.get("name", "")))
-                    journal.set(path, self.text(value, format_path(path), context, secret))
+                    journal.set(
+                        path,
+                        self.text(value, format_path(indexed(journal.root, path)), context, secret),
+                    )
+
+
+def _by_name(entries: Any, index: int) -> Part:
+    """The entry at `index` of a list of named entries: by its name when no other
+    entry has it, else by its index."""
+    name = entries[index].get("name")
+    names = [e.get("name") for e in entries if isinstance(e, dict)]
+    return Match("name", name) if isinstance(name, str) and names.count(name) == 1 else index

@@ -406,6 +406,52 @@ def test_finding_13_new_items_after_the_comments_of_the_last_item() -> None:
     assert violations(FuzzInput(data)) == []
 
 
+def test_finding_14_a_rendered_env_value_after_a_replaced_token() -> None:
+    # The rendered value was recorded as env[1]; taking back the literal HF_TOKEN (which
+    # can only be removed) moved it to env[0], and the rerun's record differed.
+    workload = _DEPLOYMENT.replace(
+        "{containers: [{name: vllm, image: vllm}]}",
+        "{containers: [{name: vllm, image: vllm, env: [{name: HF_TOKEN, value: hf_x},"
+        " {name: AFTER, value: '{{ .ModelName }}'}]}]}",
+    )
+    assert workload != _DEPLOYMENT
+    assert violations(FuzzInput((_LIST + _MS + workload).encode())) == []
+
+
+def test_finding_15_two_byte_order_marks() -> None:
+    # libyaml skips the first BOM of its input without counting it: with one of two
+    # left, every position was one off and the results were spliced into a word.
+    data = ("\ufeff\ufeff" + _LIST + _MS + _DEPLOYMENT + "results:\n- message: earlier\n").encode()
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_16_a_new_duplicate_container_beside_an_old_one() -> None:
+    # A pod template already holding a name twice turned the check off for the whole
+    # workload: the ModelService's container was added under a name another pod
+    # template's init container has.
+    ms = _MS.replace(
+        "      - name: vllm\n        mountModelVolume: true\n",
+        "      - {name: proxy, image: busybox}\n",
+    )
+    lws = """\
+- apiVersion: leaderworkerset.x-k8s.io/v1
+  kind: LeaderWorkerSet
+  metadata: {name: opt-decode}
+  spec:
+    leaderWorkerTemplate:
+      leaderTemplate:
+        spec:
+          initContainers: [{name: proxy, image: p, restartPolicy: Always}]
+          containers: [{name: vllm, image: v}]
+      workerTemplate:
+        spec:
+          initContainers: [{name: x, image: p}]
+          containers: [{name: x, image: v}]
+"""
+    assert ms != _MS
+    assert violations(FuzzInput((_LIST + ms + lws).encode())) == []
+
+
 # The long campaign ---------------------------------------------------------------------------
 
 STRATEGIES = {

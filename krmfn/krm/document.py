@@ -551,8 +551,9 @@ def decode(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FieldError(f"input is not UTF-8: byte {exc.start} is invalid") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    # A BOM is dropped, and a second one: libyaml skips the first BOM of its input
+    # without counting it in its marks, so one left would put every position off by one.
+    text = text.lstrip("\ufeff")
     # YAML reads CR LF and a lone CR as line breaks; the function works on LF alone, and
     # the writer gives a file written with CRLF (or CR) alone its own back. In a file that
     # mixes them, CRLF stays and a lone CR is read as LF, one character for one, so that
@@ -567,8 +568,7 @@ def decode(raw: bytes) -> str:
 
 def _decoded(raw: bytes) -> str:
     """The input's text before `decode` read its lone CRs as LF (of the same length)."""
-    text = raw.decode("utf-8")
-    return text[1:] if text.startswith("\ufeff") else text
+    return raw.decode("utf-8").lstrip("\ufeff")
 
 
 # A line with nothing but a block list's dash, and maybe a comment after it.

@@ -22,6 +22,7 @@ same inputs again.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from collections.abc import Callable
@@ -341,9 +342,20 @@ def _key(key: Any, memo: dict[int, Any]) -> Any:
     return value if isinstance(value, str | int | float | bool | None) else str(key)
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: such a float is written as YAML's text for it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def to_json(obj: Any, rng: random.Random) -> str:
     return json.dumps(
-        loaded(obj),
+        _finite(loaded(obj)),
         ensure_ascii=rng.random() < 0.5,
         indent=rng.choice([None, None, 2]),
         default=str,
@@ -387,9 +399,10 @@ class Writer:
     def key(self, key: Any) -> str:
         return scalar_text(key, self._style())
 
-    def flow(self, value: Any) -> str:
+    def flow(self, value: Any, anchored: bool = False) -> str:
+        """`value` in flow style; `anchored` when its anchor is already written before it."""
         prefix = ""
-        if isinstance(value, (dict, list)) and id(value) in self.shared:
+        if not anchored and isinstance(value, (dict, list)) and id(value) in self.shared:
             if id(value) in self.names:
                 return "*" + self.names[id(value)]
             prefix = "&" + self._name(value) + " "
@@ -453,14 +466,14 @@ class Writer:
         inner = base + 2 if dash else base + self.step
         if isinstance(value, dict) and value:
             if self.rng.random() < self.flow_nested:
-                return [head + anchor + " " + self.flow(value) + self._trail()]
+                return [head + anchor + " " + self.flow(value, bool(anchor)) + self._trail()]
             lines = self._mapping(value, inner)
             if dash and not anchor and not lines[0].lstrip().startswith("#"):
                 return [head + " " + lines[0][inner:]] + lines[1:]
             return [head + anchor + self._trail()] + lines
         if isinstance(value, list) and value:
             if dash or self.rng.random() < self.flow_nested:
-                return [head + anchor + " " + self.flow(value) + self._trail()]
+                return [head + anchor + " " + self.flow(value, bool(anchor)) + self._trail()]
             return [head + anchor + self._trail()] + self._sequence(value, base + self.dash)
         if (
             isinstance(value, str)
@@ -470,13 +483,15 @@ class Writer:
             lines = block_scalar(value, base, inner, self.rng)
             if lines is not None:
                 return [head + anchor + " " + lines[0] + self._trail()] + lines[1:]
-        return [head + anchor + " " + self.flow(value) + self._trail()]
+        return [head + anchor + " " + self.flow(value, bool(anchor)) + self._trail()]
 
 
 def write_item(obj: Any, rng: random.Random, style: str | None = None) -> Piece:
     style = style or rng.choices(["block", "flow", "json"], [6, 2, 1])[0]
     if style == "json":
-        return Piece(to_json(obj, rng) + "\n", obj, block=False)
+        # JSON has no dates or other YAML 1.1 types: its data is what the text says.
+        text = to_json(obj, rng)
+        return Piece(text + "\n", json.loads(text), block=False)
     if style == "flow":
         return Piece(Writer(rng, obj).flow_item(obj), obj, block=False)
     block = isinstance(obj, (dict, list)) and bool(obj)
@@ -778,12 +793,23 @@ def pod_template(rng: random.Random, app: str, names: list[str]) -> dict[str, An
     return {"metadata": {"labels": labels}, "spec": spec}
 
 
+def _dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]..., or None where a level is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
 def workload(rng: random.Random, kind: str, ms: dict[str, Any] | None, role: str) -> dict[str, Any]:
     """A workload that `ms` may own, by name, labels, ownerReference or its target."""
-    ms_name = ms["metadata"]["name"] if ms else _pick(rng, ("opt", "qwen"))
-    namespace = ms["metadata"].get("namespace", "") if ms else _pick(rng, NAMESPACES)
-    model = ms["spec"]["routing"]["modelName"] if ms else _pick(rng, MODELS)
-    roles = ms["spec"] if ms else {}
+    # `ms` may come from a mutated fixture: any of its fields may be gone or of another type.
+    ms_name = str(_dig(ms, "metadata", "name") or _pick(rng, ("opt", "qwen")))
+    namespace = str(_dig(ms, "metadata", "namespace") or "") if ms else _pick(rng, NAMESPACES)
+    model = str(_dig(ms, "spec", "routing", "modelName") or _pick(rng, MODELS))
+    spec = _dig(ms, "spec")
+    roles = spec if isinstance(spec, dict) else {}
     how = _pick(rng, ("name", "name", "labels", "owner", "target"))
     name = f"{ms_name}-{role}"
     labels: dict[str, Any] = {}
@@ -798,7 +824,7 @@ def workload(rng: random.Random, kind: str, ms: dict[str, Any] | None, role: str
         name = f"{ms_name}-{role}-owned"
         labels["llm-d.ai/role"] = role
         owners = [{"apiVersion": "llm-d.ai/v1alpha1", "kind": "ModelService", "name": ms_name}]
-    elif how == "target" and ms and role in roles:
+    elif how == "target" and ms and isinstance(roles.get(role), dict):
         name = _pick(rng, (role, f"base-{role}"))
         target: dict[str, Any] = {"kind": kind}
         target[_pick(rng, ("name", "name", "labelSelector"))] = name
@@ -806,7 +832,12 @@ def workload(rng: random.Random, kind: str, ms: dict[str, Any] | None, role: str
             target["labelSelector"] = f"llm-d.ai/role={role}"
             labels["llm-d.ai/role"] = role
         roles[role]["target"] = target
-    names = [c["name"] for c in (roles.get(role) or {}).get("containers", [])]
+    given = _dig(roles, role, "containers")
+    names = [
+        c["name"]
+        for c in (given if isinstance(given, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("name"), str)
+    ]
     names = names if _maybe(rng, 0.8) else []
     annotations: dict[str, Any] = {}
     if _maybe(rng, 0.05):
