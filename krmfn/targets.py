@@ -270,6 +270,8 @@ def _suggestion(ms: ModelService, role: str, items: list[Item], kinds: tuple[str
         if not is_workload(item, kinds) or not ms.serves(item.namespace):
             continue
         original = names(item)[-1]
+        if not original:  # a workload without a name cannot be named in a target
+            continue
         labelled = any(ls.get(ROLE_LABEL) == role for ls in all_labels(item))
         if labelled or original.endswith(role) or role in held_roles(item):
             return f"{{kind: {item.kind}, name: {original}}}"

@@ -49,6 +49,7 @@ from tests.fuzz.contract import (
     decode,
     listing,
     minimize,
+    run_function,
     violations,
 )
 from tests.fuzz.mutations import (
@@ -450,6 +451,73 @@ def test_finding_16_a_new_duplicate_container_beside_an_old_one() -> None:
 """
     assert ms != _MS
     assert violations(FuzzInput((_LIST + ms + lws).encode())) == []
+
+
+def test_finding_17_a_result_naming_a_keep_chomped_name() -> None:
+    # A result whose resource name ends in blank lines is written `|+`, after which PyYAML
+    # ends its document with `...`: spliced before the input's own `...`, two came out,
+    # one more on each run; in a list of results, an indented `...` broke the YAML.
+    ms = '- {apiVersion: llm-d.ai/v1alpha1, kind: ModelService, metadata: {name: "keep\\n\\n"},'
+    ms += (
+        ' spec: {routing: {modelName: opt}, modelArtifacts: {uri: "oci://r.example/opt:v1\\n"}}}\n'
+    )
+    earlier = "results:\n- message: from an earlier function\n  severity: info\n"
+    for tail in ("", "...\n", earlier, earlier + "...\n"):
+        data = (_LIST + ms + tail).encode()
+        first = run_function(FuzzInput(data))
+        assert first.failed
+        assert first.output.count(b"...") == tail.count("..."), first.output.decode()
+        assert first.output.endswith(
+            b"    name: |+\n      keep\n\n  field:\n    path: spec.modelArtifacts.uri\n"
+            + tail.removeprefix(earlier).encode()
+        ), first.output.decode()
+        assert violations(FuzzInput(data)) == []
+
+
+@pytest.mark.parametrize("value", ["!!int ''", "!!float ''", "!!bool ''", "!!timestamp x"])
+def test_finding_18_an_empty_value_under_a_type_tag(value: str) -> None:
+    # PyYAML's constructors raise IndexError, KeyError or AttributeError for these, not
+    # the ValueError of `!!int abc`: an internal error, and the other items' edits lost.
+    ms = _MS.replace("authSecretName: hf-token", f"authSecretName: {value}")
+    assert ms != _MS
+    run = run_function(FuzzInput((_LIST + ms + _DEPLOYMENT).encode()))
+    assert (run.failed, run.crash) == (True, None)
+    assert run.errors == (
+        "cannot be read: a value does not fit its tag: it is not a value of that type",
+    )
+    assert violations(FuzzInput((_LIST + ms + _DEPLOYMENT).encode())) == []
+
+
+def test_finding_19_a_nameless_workload_is_not_suggested_as_a_target() -> None:
+    # The decode-labelled Deployment has no name: the warning offered `name: ` to copy,
+    # and `<your decode workload>` once the orphaned record's labels were taken back.
+    data = _LIST + (
+        "- apiVersion: llm-d.ai/v1alpha1\n  kind: ModelService\n  metadata: {name: qwen}\n"
+        "  spec:\n    routing: {modelName: Qwen/Qwen3-8B}\n"
+        "    modelArtifacts: {uri: hf://Qwen/Qwen3-8B}\n    decode: {containers: []}\n"
+        "- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n"
+        "    labels: {llm-d.ai/role: decode}\n"
+    )
+    run = run_function(FuzzInput(data.encode()))
+    assert len(run.stderr) == 1
+    assert run.stderr[0].endswith(
+        "for example spec.decode.target: {kind: Deployment, name: <your decode workload>}"
+    ), run.stderr
+    assert violations(FuzzInput(data.encode())) == []
+
+
+def test_finding_20_new_results_after_a_lone_cr() -> None:
+    # In a file of CRLF, the earlier result's line ended in a lone CR (read as LF): the
+    # new results went before it, and the CR moved to the end of the output.
+    ms = _MS.replace('uri: "hf://facebook/opt-125m"', 'uri: ""')
+    assert ms != _MS
+    earlier = "results:\n- message: from an earlier function\n"
+    data = (_LIST + ms + earlier).replace("\n", "\r\n")[:-2] + "\r"
+    run = run_function(FuzzInput(data.encode()))
+    assert run.failed
+    assert run.output.startswith(data.encode())
+    assert run.output[len(data) :].startswith(b"- message: 'unsupported URI")
+    assert violations(FuzzInput(data.encode())) == []
 
 
 # The long campaign ---------------------------------------------------------------------------

@@ -258,11 +258,19 @@ def construct(node: Node) -> Any:
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
         raise FieldError(f"a value cannot be read: {problem}") from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        # PyYAML's constructors raise these for a value that does not fit its tag.
-        raise FieldError(f"a value does not fit its tag: {exc}") from None
+    except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as exc:
+        # PyYAML's constructors raise these for a value that does not fit its tag: an
+        # empty `!!int ''` or `!!float ''` an IndexError, `!!bool ''` a KeyError, a
+        # `!!timestamp` that is no date an AttributeError.
+        raise FieldError(f"a value does not fit its tag: {_tag_problem(exc)}") from None
     finally:
         loader.dispose()
+
+
+def _tag_problem(exc: Exception) -> str:
+    if isinstance(exc, (LookupError, AttributeError)):
+        return "it is not a value of that type"
+    return str(exc)
 
 
 class Document:
@@ -507,6 +515,10 @@ class Document:
             at = existing.end
             if self.text[at - 1] == "\n":  # the last result ends in a block scalar
                 return at, at, indented
+            if self.text.startswith("\n", at):
+                # After the last result's own line break, which stays as it was written
+                # (a lone CR in a file of CRLF is read as LF).
+                return at + 1, at + 1, indented
             return at, at, "\n" + indented.rstrip("\n")
         if parsed.results_last_end is not None:
             # A flow list with results in it: the new ones go after its last element,
@@ -532,7 +544,7 @@ _Dumper.add_representer(str, _text)
 
 
 def _block(data: Any) -> str:
-    return yaml.dump(
+    out = yaml.dump(
         data,
         Dumper=_Dumper,
         default_flow_style=False,
@@ -540,6 +552,10 @@ def _block(data: Any) -> str:
         allow_unicode=True,
         width=1 << 30,
     )
+    # After a keep-chomped block scalar (`|+`) anywhere, PyYAML ends the document with
+    # `...`. The text is spliced into a document that goes on (a list, the results before
+    # the input's own `...`), where the next line or the end ends the scalar as well.
+    return out[: -len("...\n")] if out.endswith("\n...\n") else out
 
 
 def decode(raw: bytes) -> str:
