@@ -284,13 +284,42 @@ def _prune(root: Any, container: Path, created: int) -> None:
         container = container[:-1]
 
 
+def _names_mount(path: Path) -> bool:
+    return len(path) >= 2 and path[-2] == "volumeMounts" and isinstance(path[-1], Match)
+
+
+def _mounted(root: Any, path: Path, kept_mounts: list[Any]) -> bool:
+    """Whether `path` is a pod spec's volume that a recorded mount the take-back left
+    (not found, or changed since) still names in one of its containers."""
+    last = path[-1]
+    if len(path) < 2 or path[-2] != "volumes" or not isinstance(last, Match):
+        return False
+    if last.value not in kept_mounts:
+        return False
+    pod = get(root, path[:-2])
+    if not isinstance(pod, dict):
+        return False
+    for list_name in ("initContainers", "containers"):
+        listed = pod.get(list_name)
+        for container in listed if isinstance(listed, list) else []:
+            mounts = container.get("volumeMounts") if isinstance(container, dict) else None
+            for mount in mounts if isinstance(mounts, list) else []:
+                if isinstance(mount, dict) and mount.get("name") == last.value:
+                    return True
+    return False
+
+
 def undo(root: Any, ops: list[Op]) -> dict[str, int]:
     """Take back recorded ops, newest first; a value a user changed since stays as it is.
     Returns where the credentials whose literal was not recorded were removed from: the
     path of each and its index in its list."""
     removed: dict[str, int] = {}  # by the path's text: a path may hold unhashable values
+    kept_mounts: list[Any] = []  # volume names of recorded mounts that could not go
     for op in reversed(ops):
         current = get(root, op.path)
+        if op.kind is Kind.ADD and _names_mount(op.path):
+            if current is ABSENT or not _same(current, op.digest):
+                kept_mounts.append(op.path[-1].value)
         if op.kind is Kind.PREFIX:
             if isinstance(current, list) and _same(current[: op.elements], op.digest):
                 for _ in range(op.elements):
@@ -308,6 +337,8 @@ def undo(root: Any, ops: list[Op]) -> dict[str, int]:
                     del current[key]
                 _prune(root, op.path, op.created)
         elif current is not ABSENT and _same(current, op.digest):
+            if op.kind is Kind.ADD and _mounted(root, op.path, kept_mounts):
+                continue  # a mount the take-back could not find still names the volume
             restored = ABSENT if op.prior is REDACTED else op.prior
             last = op.path[-1]
             if restored is ABSENT and op.kind is Kind.SET and isinstance(last, Match):

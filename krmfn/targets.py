@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from krmfn import record
-from krmfn.journal import Kind, get
+from krmfn.journal import Kind, fingerprint, get
 from krmfn.kinds import (
     MODEL_LABEL,
     MODELSERVICE_API_VERSION,
@@ -67,8 +67,17 @@ def _added_labels(item: Item) -> dict[Path, tuple[str, ...]]:
         return {}  # the apply says so
     added: dict[Path, tuple[str, ...]] = {}
     for op in ops:
-        if op.kind is Kind.MERGE and op.path[-1:] == ("labels",):
-            added[op.path] = added.get(op.path, ()) + tuple(op.prior)
+        if op.kind is not Kind.MERGE or op.path[-1:] != ("labels",):
+            continue
+        # Only labels a take-back would remove: all of them there, none changed since.
+        labels = get(item.fields, op.path)
+        keys = tuple(op.prior)
+        if (
+            isinstance(labels, dict)
+            and all(k in labels for k in keys)
+            and fingerprint({k: labels[k] for k in keys}, len(op.digest)) == op.digest
+        ):
+            added[op.path] = added.get(op.path, ()) + keys
     return added
 
 

@@ -520,6 +520,100 @@ def test_finding_20_new_results_after_a_lone_cr() -> None:
     assert violations(FuzzInput(data.encode())) == []
 
 
+def test_finding_21_a_failed_stream_keeps_its_local_config_documents() -> None:
+    # Two ModelServices of one name, one of them local-config: an error, and the
+    # local-config one was dropped, so the run on that output applied the other one.
+    ms = (
+        "apiVersion: llm-d.ai/v1alpha1\nkind: ModelService\nmetadata: {name: opt}\n"
+        "spec: {routing: {modelName: a/b}, modelArtifacts: {uri: hf://a/b},"
+        " decode: {containers: [{name: vllm, mountModelVolume: true}]}}\n"
+    )
+    local = ms.replace("{name: opt}", LOCAL_NAME)
+    deployment = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: opt-decode}\n"
+        "spec: {selector: {matchLabels: {app: o}}, template: {metadata: {labels: {app: o}},"
+        " spec: {containers: [{name: vllm, image: v}]}}}\n"
+    )
+    data = "---\n".join([deployment, ms, local]).encode()
+    run = run_function(FuzzInput(data, stream=True))
+    assert run.failed
+    assert run.output == data
+    assert violations(FuzzInput(data, stream=True)) == []
+
+
+LOCAL_NAME = '{name: opt, annotations: {config.kubernetes.io/local-config: "true"}}'
+
+
+def test_finding_22_an_empty_function_config_at_the_end() -> None:
+    data = b"kind: ResourceList\nfunctionConfig:"
+    run = run_function(FuzzInput(data))
+    assert (run.output, run.failed, run.crash) == (data, False, None)
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_23_a_binary_tagged_key_in_a_workload() -> None:
+    # Read as bytes, the key was written back as a second `name` beside the identity.
+    tagged = _DEPLOYMENT.replace(
+        "metadata: {name: opt-decode}", 'metadata: {!!binary "name": opt-decode}'
+    )
+    data = (_LIST + _MS + tagged).encode()
+    run = run_function(FuzzInput(data))
+    assert run.failed
+    assert run.errors == (
+        "ModelService opt: Deployment opt-decode cannot be edited: the key 'name' has an"
+        " explicit tag; write it without the tag",
+    )
+    assert violations(FuzzInput(data)) == []
+
+
+def test_finding_24_an_orphan_keeps_a_volume_a_mount_still_names() -> None:
+    # The container was renamed since the render: the record's mount is not found and
+    # stays, so its volume stays too (the API server rejects a mount of no volume).
+    first = run_function(FuzzInput((_LIST + _MS + _DEPLOYMENT).encode()))
+    rendered = first.output.decode().split("results:")[0]
+    assert "name: vllm, image: vllm, volumeMounts" in rendered
+    renamed = rendered.replace(
+        "name: vllm, image: vllm, volumeMounts", "name: other, image: vllm, volumeMounts"
+    )
+    # the ModelService now targets another workload
+    moved = renamed.replace(
+        "    decode:\n", "    decode:\n      target: {kind: Deployment, name: elsewhere}\n", 1
+    )
+    assert moved != renamed != rendered
+    run = run_function(FuzzInput(moved.encode()))
+    assert "volumes: [{name: model-storage, emptyDir: {}}]" in run.output.decode()
+    assert violations(FuzzInput(moved.encode())) == []
+
+
+def test_finding_25_labels_a_record_names_but_no_longer_holds_are_the_users() -> None:
+    # The record said krmfn added the role label with two others that are gone: taking
+    # it back left the label, so the next run offered the workload as a target to copy.
+    data = _LIST + (
+        "- apiVersion: llm-d.ai/v1alpha1\n  kind: ModelService\n  metadata: {name: qwen}\n"
+        "  spec:\n    routing: {modelName: Qwen/Qwen3-8B}\n"
+        "    modelArtifacts: {uri: hf://Qwen/Qwen3-8B}\n"
+        '    decode: {target: {kind: Deployment, labelSelector: "true"}}\n'
+        "- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: decode-blue\n"
+        "    labels: {llm-d.ai/role: decode}\n    annotations:\n"
+        "      krmfn.llm-d.ai/applied: |-\n        v2 qwen decode +annotations\n"
+        "        merge metadata.labels llm-d.ai/inferenceServing,llm-d.ai/model,llm-d.ai/role"
+        " b89108\n"
+    )
+    run = run_function(FuzzInput(data.encode()))
+    assert run.stderr[0].endswith("spec.decode.target: {kind: Deployment, name: decode-blue}")
+    assert violations(FuzzInput(data.encode())) == []
+
+
+def test_finding_26_new_results_in_a_file_mixing_lf_and_crlf() -> None:
+    ms = _MS.replace('uri: "hf://facebook/opt-125m"', 'uri: ""')
+    earlier = "results:\n- message: from an earlier function\n"
+    data = _LIST + (ms + earlier).replace("\n", "\r\n")  # the header's lines end in LF
+    run = run_function(FuzzInput(data.encode()))
+    assert run.failed
+    assert run.output.startswith(data.encode())
+    assert violations(FuzzInput(data.encode())) == []
+
+
 # The long campaign ---------------------------------------------------------------------------
 
 STRATEGIES = {
@@ -599,3 +693,18 @@ def test_seeds_reproduce() -> None:
 
         collect()
     assert drawn[0] == drawn[1]
+
+
+def test_finding_27_a_volume_added_for_the_users_own_mount_is_taken_back_and_made_again() -> None:
+    # The input mounted model-storage without a volume; krmfn added the volume. The
+    # take-back kept it (a mount still named it), so the rerun recorded no volume.
+    mounted = _DEPLOYMENT.replace(
+        "{name: vllm, image: vllm}",
+        "{name: vllm, image: vllm, volumeMounts: [{name: model-storage, mountPath: /m}]}",
+    )
+    data = (_LIST + _MS + mounted).encode()
+    first = run_function(FuzzInput(data))
+    assert "add spec.template.spec.volumes[name=model-storage]" in first.output.decode()
+    items = first.output.split(b"results:")[0]
+    assert run_function(FuzzInput(first.output)).output.split(b"results:")[0] == items
+    assert violations(FuzzInput(data)) == []

@@ -244,7 +244,8 @@ def compose(text: str, span: Span) -> Node:
         raise FieldError(f"it cannot be read on its own: {problem}") from None
     finally:
         loader.dispose()
-    assert node is not None
+    if node is None:  # an empty value at the end of the text (`functionConfig:` and EOF)
+        return yaml.ScalarNode("tag:yaml.org,2002:null", "")
     return node
 
 
@@ -515,10 +516,12 @@ class Document:
             at = existing.end
             if self.text[at - 1] == "\n":  # the last result ends in a block scalar
                 return at, at, indented
-            if self.text.startswith("\n", at):
-                # After the last result's own line break, which stays as it was written
-                # (a lone CR in a file of CRLF is read as LF).
-                return at + 1, at + 1, indented
+            for brk in ("\n", "\r\n"):
+                if self.text.startswith(brk, at):
+                    # After the last result's own line break, which stays as it was written
+                    # (a lone CR in a file of CRLF is read as LF; a file that mixes LF and
+                    # CRLF keeps its CRLF).
+                    return at + len(brk), at + len(brk), indented
             return at, at, "\n" + indented.rstrip("\n")
         if parsed.results_last_end is not None:
             # A flow list with results in it: the new ones go after its last element,

@@ -7,6 +7,7 @@ column so it can be spliced back in place.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections import OrderedDict
 from functools import cache
@@ -312,6 +313,8 @@ def _tagged_key(data: Any) -> str | None:
             for key in node:
                 if isinstance(key, TaggedScalar):
                     return str(key.value)
+                if isinstance(key, bytes):  # `!!binary name`: read as bytes
+                    return base64.b64encode(key).decode()
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

@@ -122,6 +122,8 @@ def run(
     except Exception as exc:  # never a traceback, never a lost item
         doc = read_document(text, mode, processor.fields)
         results = [Result(f"internal error: {type(exc).__name__}: {exc}", Severity.ERROR)]
-    if stream:
+    if stream and not any(r.severity is Severity.ERROR for r in results):
+        # A failed run keeps them: its output is the input of the run after the fix, which
+        # must find the same ModelServices (Helm, the stream's user, fails on exit 1).
         results += _drop_local_config(doc)
     return _outcome(raw, doc, results)
