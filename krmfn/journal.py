@@ -205,6 +205,7 @@ class Journal:
 
     def set(self, path: Path, value: Any) -> None:
         """Set a value; no-op (and no record) if it is already there."""
+        self._one_match(path)
         current = get(self.root, path)
         plain = to_plain(value)
         prior = ABSENT if current is ABSENT else to_plain(current)
@@ -226,6 +227,24 @@ class Journal:
         else:
             self.ops.append(Op(Kind.SET, path, digest, prior))
         _write(self.root, path, plain)
+
+    def _one_match(self, path: Path) -> None:
+        """A list entry to set by a key must be the only one with it: with two, the next
+        run could not tell which one it set (and the kubelet takes the last env var)."""
+        last = path[-1]
+        if not isinstance(last, Match) or not last.field:
+            return
+        listed = get(self.root, path[:-1])
+        if not isinstance(listed, list):
+            return
+        count = sum(1 for element in _LIST_ITER(listed) if _matches(element, last))
+        if count > 1:
+            where = format_path(indexed(self.root, path[:-1]))
+            message = (
+                f"{where} holds {count} entries with {last.field} {last.value}; krmfn"
+                " cannot tell which one to set: keep one"
+            )
+            raise FieldError(f"{self.name}: {message}" if self.name else message, where)
 
     def ensure(self, path: Path, empty: dict[str, Any] | list[Any]) -> None:
         """Make sure a mapping or list is there to add to. An absent one is created and
@@ -275,6 +294,10 @@ def _same(value: Any, digest: str) -> bool:
     return fingerprint(value, len(digest)) == digest
 
 
+def _there(value: Any, digest: str) -> bool:
+    return value is not ABSENT and _same(value, digest)
+
+
 def _prune(root: Any, container: Path, created: int) -> None:
     """Remove the collections an op created, innermost first, while they are empty."""
     for _ in range(created):
@@ -317,9 +340,8 @@ def undo(root: Any, ops: list[Op]) -> dict[str, int]:
     kept_mounts: list[Any] = []  # volume names of recorded mounts that could not go
     for op in reversed(ops):
         current = get(root, op.path)
-        if op.kind is Kind.ADD and _names_mount(op.path):
-            if current is ABSENT or not _same(current, op.digest):
-                kept_mounts.append(op.path[-1].value)
+        if op.kind is Kind.ADD and _names_mount(op.path) and not _there(current, op.digest):
+            kept_mounts.append(op.path[-1].value)
         if op.kind is Kind.PREFIX:
             if isinstance(current, list) and _same(current[: op.elements], op.digest):
                 for _ in range(op.elements):

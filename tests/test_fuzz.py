@@ -708,3 +708,20 @@ def test_finding_27_a_volume_added_for_the_users_own_mount_is_taken_back_and_mad
     items = first.output.split(b"results:")[0]
     assert run_function(FuzzInput(first.output)).output.split(b"results:")[0] == items
     assert violations(FuzzInput(data)) == []
+
+
+def test_finding_28_an_env_var_listed_twice_is_an_error() -> None:
+    # krmfn replaced the first HF_TOKEN by the Secret reference; the next run took that
+    # back by name, then set the second one, dropping an entry on every run.
+    twice = _DEPLOYMENT.replace(
+        "{name: vllm, image: vllm}",
+        "{name: vllm, image: vllm, env: [{name: HF_TOKEN, value: a}, {name: HF_TOKEN, value: b}]}",
+    )
+    data = (_LIST + _MS + twice).encode()
+    run = run_function(FuzzInput(data))
+    assert run.errors == (
+        "ModelService opt: Deployment opt-decode: spec.template.spec.containers[0].env holds"
+        " 2 entries with name HF_TOKEN; krmfn cannot tell which one to set: keep one",
+    )
+    assert run.output.startswith(data)
+    assert violations(FuzzInput(data)) == []
