@@ -725,3 +725,16 @@ def test_finding_28_an_env_var_listed_twice_is_an_error() -> None:
     )
     assert run.output.startswith(data)
     assert violations(FuzzInput(data)) == []
+
+
+def test_finding_29_results_that_alias_the_items_come_back_unchanged() -> None:
+    # The checker counted the one span twice (as an item and as a result); krmfn was right.
+    data = (
+        b"kind: ResourceList\nitems: &all\n- {kind: ConfigMap, metadata: {name: a}}\nresults: *all"
+    )
+    run = run_function(FuzzInput(data))
+    assert (run.output, run.failed) == (data, True)
+    assert run.errors == (
+        "results cannot be read: it cannot be read on its own: found undefined alias",
+    )
+    assert violations(FuzzInput(data)) == []

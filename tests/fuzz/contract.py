@@ -298,14 +298,19 @@ def listing(text: str, stream: bool) -> Listing | None:
     else:
         return None
     kept = []
+    # A node an alias reaches again (results: *items) is one span of the text, kept once.
+    seen = {id(n) for n in found.value} if isinstance(found, SequenceNode) else set()
     config = get(root, "functionConfig")
-    if config is not None:
+    if config is not None and id(config) not in seen:
+        seen.add(id(config))
         kept.append(("functionConfig", text[config.start_mark.index : config.end_mark.index]))
     results = get(root, "results")
     if isinstance(results, SequenceNode):
         for index, node in enumerate(results.value):
-            span = text[node.start_mark.index : node.end_mark.index]
-            kept.append((f"results[{index}]", span))
+            if id(node) not in seen:
+                seen.add(id(node))
+                span = text[node.start_mark.index : node.end_mark.index]
+                kept.append((f"results[{index}]", span))
     return Listing(items, kept)
 
 
