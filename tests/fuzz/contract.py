@@ -243,6 +243,18 @@ class ItemView:
         return "/".join(str(p) for p in self.key if p is not None) or self.text[:40]
 
 
+def own_span(text: str, node: Node) -> str:
+    """A node's text. A block collection at the end of the stream ends, in PyYAML's marks,
+    after the comment lines that follow it; those are the file's, not the node's."""
+    span = text[node.start_mark.index : node.end_mark.index]
+    if isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style:
+        lines = span.split("\n")
+        while len(lines) > 1 and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+            lines.pop()
+        span = "\n".join(lines)
+    return span
+
+
 def _view(text: str, node: Node) -> ItemView:
     metadata = get(node, "metadata")
     key = (
@@ -261,8 +273,7 @@ def _view(text: str, node: Node) -> ItemView:
                 # A scalar's text, as kyaml reads annotations: an unquoted `true` is the
                 # local-config "true" for kustomize and kpt (and krmfn).
                 annotations[k.value] = v.value if isinstance(v, ScalarNode) else scalar(v) or ""
-    span = text[node.start_mark.index : node.end_mark.index]
-    return ItemView(key, span, node, annotations)
+    return ItemView(key, own_span(text, node), node, annotations)
 
 
 @dataclass
@@ -309,8 +320,7 @@ def listing(text: str, stream: bool) -> Listing | None:
         for index, node in enumerate(results.value):
             if id(node) not in seen:
                 seen.add(id(node))
-                span = text[node.start_mark.index : node.end_mark.index]
-                kept.append((f"results[{index}]", span))
+                kept.append((f"results[{index}]", own_span(text, node)))
     return Listing(items, kept)
 
 
