@@ -760,3 +760,23 @@ def test_finding_30_new_results_go_before_a_comment_that_ends_the_file() -> None
         "  field:\n    path: spec.modelArtifacts.uri\n# the end",
     )
     assert violations(FuzzInput(data.encode())) == []
+
+
+def test_finding_31_a_label_given_by_an_alias_is_read_as_its_anchor() -> None:
+    # The reader's events skipped the aliased role label, so the first run found the
+    # workload by its template's labels; the rerun read the expanded label and did not.
+    data = _LIST + (
+        "- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: d\n"
+        "    annotations: {note: &role other}\n    labels: {llm-d.ai/role: *role}\n"
+        "  spec:\n    template:\n      metadata:\n"
+        "        labels: {llm-d.ai/model: Qwen3-32B, llm-d.ai/role: decode}\n"
+        "- apiVersion: llm-d.ai/v1alpha1\n  kind: ModelService\n  metadata: {name: qwen}\n"
+        "  spec:\n    routing: {modelName: Qwen/Qwen3-32B}\n"
+        "    modelArtifacts: {uri: hf://Qwen/Qwen3-32B}\n    decode: {replicas: 1}\n"
+    )
+    run = run_function(FuzzInput(data.encode()))
+    assert run.output.split(b"results:")[0] == data.encode()
+    assert run.stderr[0].startswith(
+        "[warning] llm-d.ai/v1alpha1/ModelService/qwen: no workload found for decode:"
+    )
+    assert violations(FuzzInput(data.encode())) == []

@@ -145,7 +145,12 @@ class Reader:
         # (its composer does), so the reader does.
         self._defined: set[str] = set()
         # The reader of an item's fields, built once from the spec, not per item.
-        self._read_fields = self._compile(merge_specs(BASE_FIELDS, fields))
+        self._spec = merge_specs(BASE_FIELDS, fields)
+        self._read_fields = self._compile(self._spec)
+        # Whether a field being kept is an alias: events do not resolve them, so such an
+        # item's fields are read again from the composed text (`_resolved`).
+        self._aliased = False
+        self._composed: dict[int, Any] | None = None  # item nodes by where they start
 
     def close(self) -> None:
         self._loader.dispose()
@@ -240,25 +245,31 @@ class Reader:
         match = _TRAILING_COMMENT.match(text, end)
         return match.end() if match else end
 
+    def _other(self, event: Ev) -> None:
+        """Consume a value the spec does not keep as it is: noted when it is an alias."""
+        if type(event) is AliasEvent:
+            self._aliased = True
+        self.skip(event)
+
     def string_map(self, first: Ev) -> dict[str, str]:
         """A mapping of scalars (labels, annotations); anything else inside is skipped."""
         out: dict[str, str] = {}
         if not isinstance(first, MappingStartEvent):
-            self.skip(first)
+            self._other(first)
             return out
         while True:
             key = self.next()
             if isinstance(key, MappingEndEvent):
                 return out
             if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
-                self.skip(key)
-                self.skip(self.next())
+                self._other(key)
+                self._other(self.next())
                 continue
             value = self.next()
             if isinstance(value, ScalarEvent):
                 out[key.value] = value.value
             else:
-                self.skip(value)
+                self._other(value)
 
     def _compile(self, spec: Any) -> Any:
         """The reader of a value, for its spec: it consumes the value's events and returns
@@ -280,7 +291,7 @@ class Reader:
     def _scalar(self, event: Ev) -> str | None:
         if isinstance(event, ScalarEvent):
             return str(event.value)
-        self.skip(event)
+        self._other(event)
         return None
 
     def _interned(self, event: Ev) -> str | None:
@@ -290,7 +301,7 @@ class Reader:
 
     def _sequence(self, event: Ev, element: Any) -> list[Any] | None:
         if not isinstance(event, SequenceStartEvent):
-            self.skip(event)
+            self._other(event)
             return None
         out = []
         while not isinstance(first := self.next(), SequenceEndEvent):
@@ -300,7 +311,7 @@ class Reader:
     def _mapping(self, first: Ev, wanted: dict[str, Any]) -> dict[str, Any] | None:
         """Walk a mapping, handing the value of each wanted key to its reader."""
         if not isinstance(first, MappingStartEvent):
-            self.skip(first)
+            self._other(first)
             return None
         out: dict[str, Any] = {}
         while True:
@@ -308,8 +319,8 @@ class Reader:
             if isinstance(key, MappingEndEvent):
                 return out
             if not isinstance(key, ScalarEvent):  # a collection as a key: skip both
-                self.skip(key)
-                self.skip(self.next())
+                self._other(key)
+                self._other(self.next())
                 continue
             value = self.next()
             found = wanted.get(key.value)
@@ -325,9 +336,12 @@ class Reader:
         if not isinstance(first, MappingStartEvent):
             return self.span(first), {}
         start: Any = first.start_mark
+        self._aliased = False
         fields = self._read_fields(first)
         flow = bool(first.flow_style)
         span = Span(start.index, self._content_end(), start.column, "mapping", flow)
+        if self._aliased:
+            fields = self._resolved(start.index, fields)
         metadata = fields.get("metadata")
         metadata = metadata if isinstance(metadata, dict) else {}
         if _IDENTITY.issuperset(fields) and _METADATA.issuperset(metadata):
@@ -340,6 +354,64 @@ class Reader:
             )
             return span, identity
         return span, fields
+
+    def _resolved(self, start: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields of an item that holds an alias where the spec keeps a value: read
+        from the composed text, where the alias is its anchor's node (it may be in an
+        earlier item). The text is composed once, for the first such item; an item
+        that cannot be found there keeps what the events gave."""
+        if self._composed is None:
+            self._composed = _item_nodes(self.text)
+        node = self._composed.get(start)
+        kept = _select(node, self._spec) if node is not None else None
+        return kept if isinstance(kept, dict) else fields
+
+
+def _item_nodes(text: str) -> dict[int, Any]:
+    """Each item's composed node by where it starts: a stream's documents and a
+    ResourceList's `items`. Empty where the text does not compose (the reader said why)."""
+    found: dict[int, Any] = {}
+    loader = yaml.CSafeLoader(text)
+    try:
+        while loader.check_node():
+            root = loader.get_node()
+            if root is None:
+                break
+            found[root.start_mark.index] = root
+            if isinstance(root, yaml.MappingNode):
+                for key, value in root.value:
+                    if key.value == "items" and isinstance(value, yaml.SequenceNode):
+                        found.update((node.start_mark.index, node) for node in value.value)
+    except yaml.YAMLError:
+        return {}
+    finally:
+        loader.dispose()
+    return found
+
+
+def _select(node: Any, spec: Any) -> Any:
+    """What the reader keeps of a composed node, by the same spec (see `Reader._compile`)."""
+    if spec in (SCALAR, INTERNED):
+        return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+    if spec == STRINGS:
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        return {
+            key.value: value.value
+            for key, value in node.value
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
+        }
+    if isinstance(spec, list):
+        if not isinstance(node, yaml.SequenceNode):
+            return None
+        return [_select(element, spec[0]) for element in node.value]
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    out: dict[str, Any] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.value in spec:
+            out[key.value] = _select(value, spec[key.value])
+    return out
 
 
 class Parsed:
