@@ -49,6 +49,7 @@ from tests.fuzz.contract import (
     decode,
     listing,
     minimize,
+    rerun_input,
     run_function,
     violations,
 )
@@ -780,3 +781,20 @@ def test_finding_31_a_label_given_by_an_alias_is_read_as_its_anchor() -> None:
         "[warning] llm-d.ai/v1alpha1/ModelService/qwen: no workload found for decode:"
     )
     assert violations(FuzzInput(data.encode())) == []
+
+
+def test_finding_32_the_rerun_input_keeps_the_space_before_a_comment_after_a_flow_root() -> None:
+    # Taking out the results the run added, the checker also took the spaces before the
+    # input's own comment: `]# why` is no comment, so the rerun read something else.
+    data = (
+        b'{"kind": "ResourceList", "items": [\n'
+        b' {"kind": "ConfigMap", "metadata": {"name": "a"}}\n'
+        b" ]  # why: because\n}\n"
+    )
+    ms = b'{"apiVersion": "llm-d.ai/v1alpha1", "kind": "ModelService", "metadata": {"name": "m"}}'
+    data = data.replace(b'{"kind": "ConfigMap"', ms + b',\n {"kind": "ConfigMap"')
+    run = run_function(FuzzInput(data))
+    assert b'\n ], "results": [{' in run.output
+    assert run.output.endswith(b"}]  # why: because\n}\n")
+    assert rerun_input(FuzzInput(data), run.output) == data
+    assert violations(FuzzInput(data)) == []

@@ -75,7 +75,7 @@ def rerun_input(case: Path, output: bytes) -> bytes:
     start, end = key.start_mark.index, value.end_mark.index
     if flow:
         start = text.rindex(",", 0, start)
-        return (text[:start] + text[end:].lstrip(" ")).encode()
+        return (text[:start] + text[end:]).encode()
     return (text[:start] + text[end:]).encode()
 
 

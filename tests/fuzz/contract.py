@@ -511,7 +511,7 @@ def rerun_input(inp: FuzzInput, output: bytes) -> bytes:
     start, end = key.start_mark.index, value.end_mark.index
     if flow:
         start = text.rindex(",", 0, start)
-        return (bom + text[:start] + text[end:].lstrip(" ")).encode()
+        return (bom + text[:start] + text[end:]).encode()
     return (bom + text[:start] + text[end:]).encode()
 
 
