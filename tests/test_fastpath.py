@@ -221,3 +221,27 @@ def test_items_beyond_the_limits_or_with_other_keys_are_checked_on_their_nodes()
     found = fastload.load(int_keys, lambda: _yaml(2, 0).constructor)
     assert found is not None and not found.checked
     assert fastload.load("a: 1\n'a': 2\n", lambda: _yaml(2, 0).constructor) is None
+
+
+# (item, the (mapping indent, dash offset) it is written in): one style per item, that of
+# its outermost collections when it mixes them, so an edit moves the fewest lines.
+MIXED = [
+    ("roles:\n- name: a\n  spec:\n    volumes:\n      - x\n      - y\n", (2, 0)),
+    ("roles:\n  - name: a\n    volumes:\n    - x\n    env:\n    - y\n", (2, 2)),
+    ("a:\n    b:\n      c:\n        d: 1\n", (4, 0)),
+    ("a:\n  - x\nb:\n- y\nc:\n- z\n", (2, 0)),
+]
+
+
+@pytest.mark.parametrize(("text", "style"), MIXED)
+def test_an_item_mixing_styles_is_written_in_its_outermost_one(
+    text: str, style: tuple[int, int]
+) -> None:
+    import yaml
+
+    from krmfn.krm.roundtrip import _indent_style
+
+    found = fastload.load(text, lambda: _yaml(2, 0).constructor)
+    assert found is not None
+    assert fastload.indent_style(found.data) == style
+    assert _indent_style(yaml.compose(text, Loader=yaml.CSafeLoader)) == style

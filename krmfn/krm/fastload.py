@@ -16,7 +16,7 @@ text with ruamel.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -199,14 +199,15 @@ def indent_style(data: Any) -> tuple[int, int]:
     """What roundtrip._indent_style gives for the item's nodes, from the lines and
     columns the fast load recorded (each node has one place in the data: no aliases)."""
     commented_map, commented_seq, _, _ = _data_types()
-    mapping = offset = None
-    stack = [data]
-    while stack and (mapping is None or offset is None):
-        current = stack.pop()
+    mappings: list[tuple[int, int]] = []  # (depth, indent)
+    offsets: list[tuple[int, int]] = []
+    stack = [(data, 0)]
+    while stack:
+        current, depth = stack.pop()
         kind = type(current)
         if kind is not commented_map or _flow(current):
             if kind is commented_seq and not _flow(current):
-                stack.extend(reversed(current))
+                stack.extend((v, depth + 1) for v in reversed(current))
             continue
         places = current._yaml_line_col.data or {}
         for key, value in _ODICT_ITEMS(current):
@@ -214,15 +215,31 @@ def indent_style(data: Any) -> tuple[int, int]:
             if value_kind is commented_map or value_kind is commented_seq:
                 key_line, key_column, line, column = places[key]
                 if not _flow(value) and value and line > key_line:
-                    if value_kind is commented_map:
-                        if mapping is None:
-                            mapping = column - key_column
-                    elif offset is None:
-                        offset = column - key_column
-                stack.append(value)
-    mapping = mapping if mapping and mapping > 0 else 2
-    offset = offset if offset is not None and offset >= 0 else 0
-    return mapping, offset
+                    seen = mappings if value_kind is commented_map else offsets
+                    seen.append((depth, column - key_column))
+                stack.append((value, depth + 1))
+    return outermost(mappings, offsets)
+
+
+def outermost(mappings: list[tuple[int, int]], offsets: list[tuple[int, int]]) -> tuple[int, int]:
+    """(mapping indent, sequence dash offset) from the (depth, indent) an item writes,
+    in the order they were seen. An item is written in one style; one that mixes them
+    (llm-d's wide-ep guide puts its `roles:` dashes at the key's column and indents its
+    pods' lists) keeps its outermost one, which moves the fewest lines: an outer
+    collection holds the inner ones. Of the outermost, the one written most often, then
+    the first seen. (2, 0) where there are none."""
+    return _outermost(mappings, 2, 1), _outermost(offsets, 0, 0)
+
+
+def _outermost(seen: list[tuple[int, int]], default: int, least: int) -> int:
+    usable = [(depth, n) for depth, n in seen if n >= least]
+    if not usable:
+        return default
+    top = min(depth for depth, _ in usable)
+    found = [n for depth, n in usable if depth == top]
+    counts = Counter(found)
+    most = max(counts.values())
+    return next(n for n in found if counts[n] == most)
 
 
 def _flow(collection: Any) -> bool:

@@ -57,32 +57,31 @@ def _yaml(mapping: int, offset: int) -> Any:
 
 
 def _indent_style(node: Node) -> tuple[int, int]:
-    """(mapping indent, sequence dash offset) as the item writes them; (2, 0) if unseen."""
-    mapping = offset = None
-    stack = [node]
-    while stack and (mapping is None or offset is None):
-        current = stack.pop()
+    """(mapping indent, sequence dash offset) as the item writes its outermost ones (see
+    fastload.outermost); (2, 0) if unseen."""
+    mappings: list[tuple[int, int]] = []  # (depth, indent)
+    offsets: list[tuple[int, int]] = []
+    stack = [(node, 0)]
+    while stack:
+        current, depth = stack.pop()
         if not isinstance(current, MappingNode) or current.flow_style:
             if isinstance(current, SequenceNode) and not current.flow_style:
-                stack.extend(reversed(current.value))
+                stack.extend((v, depth + 1) for v in reversed(current.value))
             continue
         for key, value in current.value:
             if isinstance(value, MappingNode) and not value.flow_style and value.value:
-                if mapping is None and value.start_mark.line > key.start_mark.line:
-                    mapping = value.start_mark.column - key.start_mark.column
+                if value.start_mark.line > key.start_mark.line:
+                    mappings.append((depth, value.start_mark.column - key.start_mark.column))
             elif (
                 isinstance(value, SequenceNode)
                 and not value.flow_style
                 and value.value
-                and offset is None
                 and value.start_mark.line > key.start_mark.line
             ):
-                offset = value.start_mark.column - key.start_mark.column
+                offsets.append((depth, value.start_mark.column - key.start_mark.column))
             if isinstance(value, MappingNode | SequenceNode):
-                stack.append(value)
-    mapping = mapping if mapping and mapping > 0 else 2
-    offset = offset if offset is not None and offset >= 0 else 0
-    return mapping, offset
+                stack.append((value, depth + 1))
+    return fastload.outermost(mappings, offsets)
 
 
 def _dedent(text: str, column: int) -> str:
