@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from krmfn import prefetch, record
 from krmfn.commands import runs_shell, words
 from krmfn.journal import ABSENT, Journal, get, indexed, undo
-from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL
+from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL, SERVING_LABELS
 from krmfn.krm.errors import FieldError
 from krmfn.model_checks import stale_model_label, unloadable_model
 from krmfn.modelservice import ContainerSpec, ModelService, Role
@@ -18,11 +18,14 @@ from krmfn.selectors import unmatched
 from krmfn.sources import VOLUME_NAME, Source
 from krmfn.workloads import (
     SELECTOR_KINDS,
+    PodTemplate,
     all_pod_templates,
     holds_roles,
     pod_templates,
     role_names,
     role_spec,
+    roles_path,
+    writes_replicas,
 )
 
 ANNOTATIONS: Path = ("metadata", "annotations")
@@ -39,13 +42,13 @@ def _env_entry(var: Any) -> dict[str, Any]:
     return entry
 
 
-def _container(template: Path, list_name: str, name: str) -> Path:
-    return (*template, "spec", list_name, Match("name", name))
+def _container(template: PodTemplate, list_name: str, name: str) -> Path:
+    return (*template.pod, list_name, Match("name", name))
 
 
 def _merge_containers(
     journal: Journal,
-    templates: list[Path],
+    templates: list[PodTemplate],
     list_name: str,
     spec: ContainerSpec,
     source: Source,
@@ -66,7 +69,7 @@ def _merge_containers(
                 where,
             )
         for template, path in zip(templates, paths, strict=True):
-            journal.ensure((*template, "spec", list_name), [])
+            journal.ensure((*template.pod, list_name), [])
             journal.set(path, {"name": spec.name, "image": spec.image})
         having = paths
     for path in having:
@@ -173,7 +176,7 @@ def _mount_volume(journal: Journal, path: Path, source: Source, workload: str) -
     journal.set((*path, "volumeMounts", Match("name", VOLUME_NAME)), source.mount())
 
 
-def _first_marked(journal: Journal, template: Path, rendered: RenderedRole) -> Path | None:
+def _first_marked(journal: Journal, template: PodTemplate, rendered: RenderedRole) -> Path | None:
     """The template's first container (then init container) the role marks."""
     for list_name, specs in (
         ("containers", rendered.containers),
@@ -187,7 +190,7 @@ def _first_marked(journal: Journal, template: Path, rendered: RenderedRole) -> P
 
 
 def _unloadable(
-    journal: Journal, template: Path, rendered: RenderedRole, ms: ModelService, workload: str
+    journal: Journal, template: PodTemplate, rendered: RenderedRole, ms: ModelService, workload: str
 ) -> Warnings:
     """A marked container's vLLM model argument that the source cannot serve."""
     found = []
@@ -214,12 +217,12 @@ def _ephemeral_storage(journal: Journal, container: Path, size: str | int | floa
     journal.set((*requests, "ephemeral-storage"), size)
 
 
-def _accelerators(journal: Journal, template: Path, role: Role) -> None:
+def _accelerators(journal: Journal, template: PodTemplate, role: Role) -> None:
     accel = role.acceleratorTypes
     if accel is None:
         return
     expression = {"key": accel.labelKey, "operator": "In", "values": list(accel.labelValues)}
-    affinity = (*template, "spec", "affinity")
+    affinity = (*template.pod, "affinity")
     required = (*affinity, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
     terms = journal.get((*required, "nodeSelectorTerms"))
     if not isinstance(terms, list) or not terms:
@@ -235,28 +238,30 @@ def _accelerators(journal: Journal, template: Path, role: Role) -> None:
         journal.set((*expressions, Match("key", accel.labelKey)), expression)
 
 
-def _labels(journal: Journal, metadata: Path, labels: dict[str, str]) -> None:
+def _labels(journal: Journal, where: Path, labels: dict[str, str]) -> None:
     """Add the labels the workload does not have; a value it has is never changed:
     selectors, InferencePools and Services select on it."""
-    journal.ensure(metadata, {})
-    journal.merge((*metadata, "labels"), labels)
+    journal.ensure(where[:-1], {})
+    journal.merge(where, labels)
 
 
 def _label_values(obj: Any, kind: str, ms: ModelService) -> dict[str, str]:
     """The labels the function adds where they are absent. The model label takes the
     value the workload already has elsewhere (its template's, say), so that one workload
-    does not carry two names for its model."""
-    model = ms.sanitized_model_name
-    metadata: list[Path] = [
-        ("metadata",),
-        *((*t, "metadata") for t in all_pod_templates(kind, obj)),
-    ]
-    for where in metadata:
-        labels = get(obj, (*where, "labels"))
-        if isinstance(labels, dict) and isinstance(labels.get(MODEL_LABEL), str):
+    does not carry two names for its model; the serving label, under either of its keys
+    anywhere on the workload, is not added at all (one workload, one spelling)."""
+    model: str | None = None
+    serving = False
+    places: list[Path] = [("metadata", "labels"), *(t.labels for t in all_pod_templates(kind, obj))]
+    for where in places:
+        labels = get(obj, where)
+        if not isinstance(labels, dict):
+            continue
+        if model is None and isinstance(labels.get(MODEL_LABEL), str):
             model = labels[MODEL_LABEL]
-            break
-    return {SERVING_LABEL: "true", MODEL_LABEL: model}
+        serving = serving or any(key in labels for key in SERVING_LABELS)
+    added = {} if serving else {SERVING_LABEL: "true"}
+    return {**added, MODEL_LABEL: ms.sanitized_model_name if model is None else model}
 
 
 def _selector_breaks(obj: Any, kind: str) -> list[str]:
@@ -268,7 +273,7 @@ def _selector_breaks(obj: Any, kind: str) -> list[str]:
     return unmatched(get(obj, ("spec", "selector")), labels)
 
 
-def _duplicate_containers(obj: Any, kind: str) -> list[tuple[Path, str]]:
+def _duplicate_containers(obj: Any, kind: str) -> list[tuple[PodTemplate, str]]:
     """(pod template, name) of each container name a pod would have twice: containers and
     init containers share one namespace of names."""
     found = []
@@ -293,7 +298,7 @@ def take_back(obj: Any) -> dict[str, int]:
     return undo(obj, previous.ops)
 
 
-def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Path]]:
+def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[PodTemplate]]:
     """Each role's pod templates; a role without any is an error."""
     sites = []
     for role_name in roles:
@@ -302,7 +307,7 @@ def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Pa
             raise FieldError(
                 f"{workload} has no role {role_name!r}"
                 f" (its roles: {', '.join(role_names(kind, obj)) or 'none'})",
-                "spec.roles",
+                format_path(roles_path(kind)),
             )
         if not templates:
             where = format_path((*role_spec(kind, role_name), "template"))
@@ -314,17 +319,25 @@ def _sites(obj: Any, kind: str, workload: str, roles: list[str]) -> list[list[Pa
 class Applied(NamedTuple):
     image: str  # of the first container the ModelService marks ("" if none)
     warnings: Warnings
+    notes: Warnings  # what it left alone on purpose (info)
 
 
 def apply_roles(
-    obj: Any, kind: str, workload: str, renderer: Renderer, roles: list[tuple[str, RenderedRole]]
+    obj: Any,
+    kind: str,
+    workload: str,
+    renderer: Renderer,
+    roles: list[tuple[str, RenderedRole]],
+    scaled_by: dict[str, str],
 ) -> Applied:
     """Apply roles of one ModelService to one workload (a ruamel mapping, edited in
-    place): one role, or several for a DisaggregatedSet. Returns the image of the first
-    container the ModelService marks, which a prefetch Job can run, and what to warn
-    about. Raises FieldError; the caller then drops the object."""
+    place): one role, or several for a workload that holds roles. `scaled_by` says, by
+    role, what owns its replicas (krmfn.scalers). Returns the image of the first
+    container the ModelService marks, which a prefetch Job can run, what to warn about
+    and what was left alone. Raises FieldError; the caller then drops the object."""
     ms = renderer.ms
     warnings: Warnings = []
+    notes: Warnings = []
     matched = not _selector_breaks(obj, kind)
     # Names a pod of the input already holds twice are the user's to fix; a new one is krmfn's.
     duplicated = set(_duplicate_containers(obj, kind))
@@ -337,14 +350,15 @@ def apply_roles(
         for template in templates:
             renderer.workload(journal, template, workload)
     labels = _label_values(obj, kind, ms)
-    # A DisaggregatedSet holds several roles: the role label goes on each role's templates.
+    # A workload holding several roles (a DisaggregatedSet, a PodCliqueSet): the role label
+    # goes on each role's templates only.
     own = labels if holds_roles(kind) else {**labels, ROLE_LABEL: roles[0][0]}
-    _labels(journal, ("metadata",), own)
+    _labels(journal, ("metadata", "labels"), own)
     images = []
     for (role_name, rendered), templates in zip(roles, sites, strict=True):
         role = rendered.role
         if role.replicas is not None and not ms.spec.decoupleScaling:
-            journal.set((*role_spec(kind, role_name), "replicas"), role.replicas)
+            _replicas(journal, kind, (role_name, role.replicas), scaled_by, (warnings, notes))
         _volumes(journal, templates, ms.source)
         for list_name, specs in (
             ("initContainers", rendered.init_containers),
@@ -359,7 +373,7 @@ def apply_roles(
             images += _model_pod(journal, template, rendered, ms.source, workload)
             warnings += _unloadable(journal, template, rendered, ms, workload)
             _accelerators(journal, template, role)
-            _labels(journal, (*template, "metadata"), {**labels, ROLE_LABEL: role_name})
+            _labels(journal, template.labels, {**labels, ROLE_LABEL: role_name})
     broken = _selector_breaks(obj, kind)
     if matched and broken:
         raise FieldError(
@@ -380,28 +394,60 @@ def apply_roles(
                 if name == prefetch.WAITER
                 else ""
             ),
-            format_path((*template, "spec")),
+            format_path(template.pod),
         )
     if journal.ops:
         _record(journal, ms, [name for name, _ in roles])
-    return Applied(images[0] if images else "", warnings)
+    return Applied(images[0] if images else "", warnings, notes)
 
 
-def _volumes(journal: Journal, templates: list[Path], source: Source) -> None:
+def _replicas(
+    journal: Journal,
+    kind: str,
+    role: tuple[str, int],
+    scaled_by: dict[str, str],
+    said: tuple[Warnings, Warnings],
+) -> None:
+    """A role's replicas, where the workload has one place for them and nothing else
+    owns them."""
+    (role_name, replicas), (warnings, notes) = role, said
+    where = f"spec.{role_name}.replicas"
+    if not writes_replicas(kind):
+        warnings.append(
+            (
+                f"{where} ({replicas}) is not written: a {kind}'s cliques each have their"
+                " own replicas, which one number cannot be spread over; set them in the"
+                " cliques (or set decoupleScaling: true)",
+                format_path(roles_path(kind)),
+            )
+        )
+    elif scaled_by.get(role_name):
+        path = (*role_spec(kind, role_name), "replicas")
+        notes.append(
+            (
+                f"{where} ({replicas}) is not written: {scaled_by[role_name]}",
+                format_path(indexed(journal.root, path)),
+            )
+        )
+    else:
+        journal.set((*role_spec(kind, role_name), "replicas"), replicas)
+
+
+def _volumes(journal: Journal, templates: list[PodTemplate], source: Source) -> None:
     named = [{"name": VOLUME_NAME, **source.volume()}]
     credentials = source.credential_volume()
     if credentials is not None:
         named.append(credentials[0])
     for template in templates:
         for entry in named:
-            journal.ensure((*template, "spec"), {})
-            journal.ensure((*template, "spec", "volumes"), [])
-            path = (*template, "spec", "volumes", Match("name", entry["name"]))
+            journal.ensure(template.pod, {})
+            journal.ensure((*template.pod, "volumes"), [])
+            path = (*template.pod, "volumes", Match("name", entry["name"]))
             journal.set(path, entry)
 
 
 def _model_pod(
-    journal: Journal, template: Path, rendered: RenderedRole, source: Source, workload: str
+    journal: Journal, template: PodTemplate, rendered: RenderedRole, source: Source, workload: str
 ) -> list[str]:
     """What the pod as a whole needs for the model, on its first marked container: the
     node disk of the emptyDir, the init container that waits for a prefetch. Returns that
@@ -421,7 +467,7 @@ def _model_pod(
                 " container that waits for the prefetch Job",
                 format_path((*marked, "image")),
             )
-        journal.prefix((*template, "spec", "initContainers"), [prefetch.waiter(source, image)])
+        journal.prefix((*template.pod, "initContainers"), [prefetch.waiter(source, image)])
     return [image]
 
 

@@ -20,6 +20,6 @@ def literal_secrets(obj: Any, kind: str) -> list[tuple[str, str, str]]:
             for i, var in enumerate(env if isinstance(env, list) else []):
                 name = var.get("name") if isinstance(var, dict) else None
                 if isinstance(name, str) and is_secret_name(name) and var.get("value"):
-                    path = format_path((*template, "spec", list_name, index, "env", i, "value"))
+                    path = format_path((*template.pod, list_name, index, "env", i, "value"))
                     found.append((path, str(container.get("name", "")), name))
     return found

@@ -20,6 +20,7 @@ from krmfn.krm import Document, FieldError, Item, Result, Severity
 from krmfn.krm.results import ResourceRef
 from krmfn.modelservice import Identity, ModelService, load
 from krmfn.render import RenderedRole, Renderer
+from krmfn.scalers import Scalers
 from krmfn.selectors import PREVIOUS_NAMES, original_names
 from krmfn.targets import Discovery, Target, discover, ms_key, not_found
 from krmfn.unknown_fields import unknown_fields
@@ -33,6 +34,7 @@ class _Context(NamedTuple):
     doc: Document
     results: list[Result]
     present: generate.Present
+    scalers: Scalers
 
     def result(self, about: Origin, severity: Severity, message: str, path: str = "") -> None:
         """A result about one item, with the file kpt read it from, or about the
@@ -56,9 +58,12 @@ class _Edit(NamedTuple):
     image: str  # of the first container the ModelService marks
     pods: int
     warnings: list[tuple[str, str]]  # (message, field path)
+    notes: list[tuple[str, str]]  # what was left alone on purpose: (message, field path)
 
 
-def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) -> _Edit:
+def _edit(
+    target: Target, renderer: Renderer, roles: dict[str, RenderedRole], scalers: Scalers
+) -> _Edit:
     """Apply the target's roles to a round-tripped copy of it. Raises FieldError."""
     from krmfn.krm.roundtrip import RoundTrip, to_plain
 
@@ -66,11 +71,12 @@ def _edit(target: Target, renderer: Renderer, roles: dict[str, RenderedRole]) ->
     view = RoundTrip(item)
     before = to_plain(view.data)
     rendered = [(role, roles[role]) for role in target.roles]
-    applied = apply_roles(view.data, item.kind, item.describe(), renderer, rendered)
+    scaled_by = {role: scalers.owner(item, role) for role in target.roles}
+    applied = apply_roles(view.data, item.kind, item.describe(), renderer, rendered, scaled_by)
     text, lost = view.text() if to_plain(view.data) != before else (None, False)
     secrets = literal_secrets(view.data, item.kind)
     count = pods(item.kind, view.data)
-    return _Edit(item, text, lost, secrets, applied.image, count, applied.warnings)
+    return _Edit(item, text, lost, secrets, applied.image, count, applied.warnings, applied.notes)
 
 
 def _apply_service(
@@ -87,7 +93,7 @@ def _apply_service(
     edits = []
     for target in targets:
         try:
-            edits.append(_edit(target, renderer, roles))
+            edits.append(_edit(target, renderer, roles, ctx.scalers))
         except FieldError as exc:
             ctx.error(target.item, exc, f"{ms.ref}: ")
             return
@@ -148,6 +154,8 @@ def _commit(
                 " valid YAML (a comment after a flow collection at the end of a list, say)",
             )
     for edit in edits:
+        for message, path in edit.notes:
+            ctx.result(edit.item, Severity.INFO, message, path)
         for message, path in edit.warnings:
             ctx.result(edit.item, Severity.WARNING, message, path)
         for path, container, name in edit.secrets:
@@ -268,7 +276,7 @@ def _unique(
 
 def process(doc: Document, config: Config, config_service: Any = None) -> list[Result]:
     """Apply every ModelService of the list, and the one given as the functionConfig."""
-    ctx = _Context(doc, [], generate.Present(doc))
+    ctx = _Context(doc, [], generate.Present(doc), Scalers(doc.items))
     services = _load_items(ctx, config)
     if config_service is not None:
         given = _load_config_service(ctx, config_service, config)

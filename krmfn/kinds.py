@@ -15,9 +15,15 @@ WORKLOAD_KINDS = {
     "StatefulSet": "apps/v1",
     "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
     "DisaggregatedSet": "disaggregatedset.x-k8s.io/v1",
+    "PodCliqueSet": "grove.io/v1alpha1",
 }
-# The labels llm-d's routing selects model servers by.
-SERVING_LABEL = "llm-d.ai/inferenceServing"
+# The roles a ModelService has, in the order they are applied and named.
+ROLES = ("decode", "prefill")
+# The labels llm-d's routing selects model servers by. The serving label is spelt as
+# llm-d writes it since v0.8 (the key krmfn adds), then as before: a workload that has
+# either gets neither.
+SERVING_LABELS = ("llm-d.ai/inference-serving", "llm-d.ai/inferenceServing")
+SERVING_LABEL = SERVING_LABELS[0]
 MODEL_LABEL = "llm-d.ai/model"
 ROLE_LABEL = "llm-d.ai/role"
 
@@ -27,14 +33,26 @@ _LEADER_WORKER: FieldSpec = {
     "workerTemplate": _TEMPLATE_LABELS,
 }
 # What discovery reads of every item, besides its identity: labels and owners, the labels
-# of its pod templates (one, a LeaderWorkerSet's two, or a DisaggregatedSet's per role),
-# and a DisaggregatedSet's role names.
+# of its pod templates (one, a LeaderWorkerSet's two, a DisaggregatedSet's per role, a
+# PodCliqueSet's cliques), a DisaggregatedSet's role names and scaling, the cliques' role
+# names, and what an autoscaler scales (krmfn.scalers).
 DISCOVERY_FIELDS: FieldSpec = {
     "metadata": {"labels": STRINGS, "ownerReferences": [STRINGS]},
     "spec": {
-        "template": _TEMPLATE_LABELS,
+        "template": {
+            **_TEMPLATE_LABELS,
+            "cliques": [{"name": SCALAR, "labels": STRINGS, "spec": {"roleName": SCALAR}}],
+        },
         "leaderWorkerTemplate": _LEADER_WORKER,
-        "roles": [{"name": SCALAR, "spec": {"leaderWorkerTemplate": _LEADER_WORKER}}],
+        "roles": [
+            {
+                "name": SCALAR,
+                "scaling": {"mode": SCALAR},
+                "spec": {"leaderWorkerTemplate": _LEADER_WORKER},
+            }
+        ],
+        "scaleTargetRef": STRINGS,
+        "targetRef": STRINGS,
     },
 }
 

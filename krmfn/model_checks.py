@@ -45,7 +45,7 @@ def _accepted(ms: ModelService) -> set[str]:
 
 def _label_places(obj: Any, kind: str) -> list[Path]:
     places: list[Path] = [("metadata", "labels")]
-    places += [(*t, "metadata", "labels") for t in all_pod_templates(kind, obj)]
+    places += [t.labels for t in all_pod_templates(kind, obj)]
     if kind in SELECTOR_KINDS:
         places.append(("spec", "selector", "matchLabels"))
     return places

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from krmfn.config import Config
-from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, WORKLOAD_KINDS
+from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, ROLES, WORKLOAD_KINDS
 from krmfn.krm.errors import FieldError
 from krmfn.krm.results import ResourceRef
 from krmfn.names import sanitize
@@ -15,7 +15,6 @@ from krmfn.paths import format_path
 from krmfn.selectors import TargetSelector
 from krmfn.sources import Options, Source, parse_uri
 
-ROLES = ("decode", "prefill")
 # `"true"` on a ModelService: its warnings are errors, as with the config's `strict`, for
 # a ModelService given as kustomize's transformer (which has no other config).
 STRICT_ANNOTATION = "krmfn.llm-d.ai/strict"

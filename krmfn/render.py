@@ -17,7 +17,8 @@ from krmfn.journal import Journal, get, indexed
 from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ContainerSpec, ModelService, Role
 from krmfn.names import is_secret_name
-from krmfn.paths import Match, Part, Path, format_path
+from krmfn.paths import Match, Part, format_path
+from krmfn.workloads import PodTemplate
 
 CONTAINER_LISTS = ("initContainers", "containers")
 _LISTS = ("command", "args")
@@ -31,10 +32,10 @@ class RenderedRole(NamedTuple):
     init_containers: tuple[ContainerSpec, ...]
 
 
-def containers(obj: Any, template: Path) -> Iterator[tuple[str, int, Any]]:
+def containers(obj: Any, template: PodTemplate) -> Iterator[tuple[str, int, Any]]:
     """(list name, index, container) of a pod template's containers and init containers."""
     for list_name in CONTAINER_LISTS:
-        found = get(obj, (*template, "spec", list_name))
+        found = get(obj, (*template.pod, list_name))
         if isinstance(found, list):
             for index, container in enumerate(found):
                 if isinstance(container, dict):
@@ -100,14 +101,14 @@ class Renderer:
             out.append(spec.model_copy(update=update))
         return tuple(out)
 
-    def workload(self, journal: Journal, template: Path, workload: str) -> None:
+    def workload(self, journal: Journal, template: PodTemplate, workload: str) -> None:
         """The template actions in a workload's own containers, rendered in place. A
         container and an env var are named in the record by their name where it is unique:
         an index would point elsewhere once another entry is taken back (a literal token
         that a Secret reference replaced can only be removed)."""
         for list_name, index, container in containers(journal.root, template):
-            listed = get(journal.root, (*template, "spec", list_name))
-            base = (*template, "spec", list_name, _by_name(listed, index))
+            listed = get(journal.root, (*template.pod, list_name))
+            base = (*template.pod, list_name, _by_name(listed, index))
             context = f"{workload} container {str(container.get('name', ''))!r}"
             for field in _LISTS:
                 values = container.get(field)

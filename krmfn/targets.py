@@ -19,11 +19,12 @@ from krmfn.kinds import (
     MODELSERVICE_API_VERSION,
     MODELSERVICE_KIND,
     ROLE_LABEL,
+    ROLES,
     WORKLOAD_KINDS,
 )
 from krmfn.krm import Item
 from krmfn.krm.errors import FieldError
-from krmfn.modelservice import ROLES, ModelService
+from krmfn.modelservice import ModelService
 from krmfn.names import sanitize
 from krmfn.paths import Path
 from krmfn.selectors import PREVIOUS_NAMES, original_names
@@ -96,7 +97,7 @@ def all_labels(item: Item) -> list[Mapping[str, str]]:
     own = _own(item.field("metadata", "labels"), added.get(where, ()))
     found: list[Mapping[str, str]] = [own]
     for template in all_pod_templates(item.kind, item.fields):
-        path = (*template, "metadata", "labels")
+        path = template.labels
         labels = get(item.fields, path)
         if isinstance(labels, dict):
             found.append(_own(labels, added.get(path, ())))

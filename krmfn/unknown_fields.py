@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from krmfn.config import Config
-from krmfn.modelservice import ROLES, ContainerSpec, ModelArtifacts, Role, Spec
+from krmfn.kinds import ROLES
+from krmfn.modelservice import ContainerSpec, ModelArtifacts, Role, Spec
 from krmfn.paths import format_path
 
 # Fields of llm-d's ModelService CRD (llm-d-model-service, api/v1alpha1, in its versions)

@@ -59,21 +59,21 @@ SMALL_LIST_DIFF = """\
  metadata:
    name: opt-decode  # the decode workload
 +  labels:
-+    llm-d.ai/inferenceServing: "true"
++    llm-d.ai/inference-serving: "true"
 +    llm-d.ai/model: opt
 +    llm-d.ai/role: decode
 +  annotations:
 +    krmfn.llm-d.ai/applied: |-
 +      v2 opt decode +annotations
-+      merge metadata.labels llm-d.ai/inferenceServing,llm-d.ai/model,llm-d.ai/role 42e073 ^1
++      merge metadata.labels llm-d.ai/inference-serving,llm-d.ai/model,llm-d.ai/role 01cff3 ^1
 +      add spec.template.spec.volumes[name=model-storage] ce6ed3 ^1
 +      add spec.template.spec.containers[name=vllm].volumeMounts[name=model-storage] 23ef82 ^1
-+      merge spec.template.metadata.labels llm-d.ai/inferenceServing,llm-d.ai/model,llm-d.ai/role 42e073 ^2
++      merge spec.template.metadata.labels llm-d.ai/inference-serving,llm-d.ai/model,llm-d.ai/role 01cff3 ^2
  spec:
    template:
 +    metadata:
 +      labels:
-+        llm-d.ai/inferenceServing: "true"
++        llm-d.ai/inference-serving: "true"
 +        llm-d.ai/model: opt
 +        llm-d.ai/role: decode
      spec:

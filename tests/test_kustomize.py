@@ -206,6 +206,8 @@ def labels_and_selectors(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     for where, template in templates:
         labels = ((template or {}).get("metadata") or {}).get("labels") or {}
         found += [(where, k, v) for k, v in labels.items()]
+    for clique in (spec.get("template") or {}).get("cliques") or []:
+        found += [(clique["name"], k, v) for k, v in (clique.get("labels") or {}).items()]
     return found
 
 
@@ -227,12 +229,14 @@ def test_guide_overlay_keeps_every_label_and_selector(
         assert set(labels_and_selectors(before)) <= set(kept)
         # What is added is the serving label, and the model label with the value the
         # workload already carries (on a DisaggregatedSet's templates, which kustomize's
-        # labels: does not reach).
+        # labels: does not reach, or on a PodCliqueSet's cliques).
         added = set(kept) - set(labels_and_selectors(before))
+        models = {v for _, k, v in labels_and_selectors(before) if k == "llm-d.ai/model"}
         assert {(k, v) for _, k, v in added} <= {
-            ("llm-d.ai/inferenceServing", "true"),
-            ("llm-d.ai/model", "Qwen3-32B"),
+            ("llm-d.ai/inference-serving", "true"),
+            *(("llm-d.ai/model", model) for model in models),
         }
+        assert len(models) == 1
         assert (after.get("spec") or {}).get("selector") == (before.get("spec") or {}).get(
             "selector"
         )

@@ -2,8 +2,8 @@
 
 Built-in kinds are validated against the strict JSON schemas that `kubernetes-validate`
 ships (no additional properties), for a Kubernetes version with image volumes. The pod
-templates of a LeaderWorkerSet, and of each role of a DisaggregatedSet, are validated as
-PodTemplateSpecs; other custom resources (ModelService, PrometheusRule, ...) have no schema
+templates of a LeaderWorkerSet, of each role of a DisaggregatedSet and of each clique of a
+PodCliqueSet are validated as PodTemplateSpecs; other custom resources (ModelService, PrometheusRule, ...) have no schema
 here and are left out. On top of the schemas, the pod specs get the checks the API server
 makes and the schemas cannot express: unique volume names, mount paths and env names,
 `value` xor `valueFrom`, mounts naming an existing volume, unique container names; and a
@@ -36,6 +36,7 @@ SCHEMA_DIR = (
 BUILTIN_GROUPS = ("v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2")
 LWS = ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet")
 DISAGGREGATED = ("disaggregatedset.x-k8s.io/v1", "DisaggregatedSet")
+GROVE = ("grove.io/v1alpha1", "PodCliqueSet")
 
 
 def golden_outputs() -> list[Path]:
@@ -112,7 +113,7 @@ BUILTIN = [(lbl, obj, src) for lbl, obj, src in CASES if obj.get("apiVersion") i
 LWS_CASES = [
     (lbl, obj)
     for lbl, obj, _ in CASES
-    if (obj.get("apiVersion"), obj.get("kind")) in (LWS, DISAGGREGATED)
+    if (obj.get("apiVersion"), obj.get("kind")) in (LWS, DISAGGREGATED, GROVE)
 ]
 
 
@@ -134,8 +135,18 @@ def _schema_errors(obj: Any, schema_file: str) -> list[str]:
 
 
 def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The pod templates of a LeaderWorkerSet or a DisaggregatedSet, with their paths."""
+    """The pod templates of a LeaderWorkerSet or a DisaggregatedSet, with their paths; a
+    PodCliqueSet's cliques as the PodTemplateSpecs Grove makes of their labels and
+    podSpec."""
     spec = obj.get("spec") or {}
+    if (obj.get("apiVersion"), obj.get("kind")) == GROVE:
+        return [
+            (
+                f"spec.template.cliques[name={c['name']}]",
+                {"metadata": {"labels": c.get("labels") or {}}, "spec": c["spec"]["podSpec"]},
+            )
+            for c in spec["template"]["cliques"]
+        ]
     groups = [("spec", spec)]
     if (obj.get("apiVersion"), obj.get("kind")) == DISAGGREGATED:
         groups = [(f"spec.roles[name={r['name']}].spec", r["spec"]) for r in spec["roles"]]
@@ -149,6 +160,8 @@ def pod_templates(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def pod_specs(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     spec = obj.get("spec") or {}
+    if (obj.get("apiVersion"), obj.get("kind")) == GROVE:
+        return [(f"{where}.spec.podSpec", t["spec"]) for where, t in pod_templates(obj)]
     if (obj.get("apiVersion"), obj.get("kind")) in (LWS, DISAGGREGATED):
         return [(f"{where}.spec", t.get("spec") or {}) for where, t in pod_templates(obj)]
     if obj.get("kind") == "Pod":
@@ -308,7 +321,11 @@ def test_every_golden_output_is_covered() -> None:
     kinds = {(o.get("apiVersion"), o.get("kind")) for _, o, _ in BUILTIN}
     assert {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("v1", "Service")} <= kinds
     assert {("batch/v1", "Job"), ("v1", "PersistentVolumeClaim")} <= kinds, "generated items"
-    assert LWS_CASES
+    assert {(o.get("apiVersion"), o.get("kind")) for _, o in LWS_CASES} == {
+        LWS,
+        DISAGGREGATED,
+        GROVE,
+    }
     assert any(
         "image" in v for _, o in WITH_PODS for _, p in pod_specs(o) for v in p.get("volumes") or []
     ), "an oci:// image volume must be among the checked outputs"

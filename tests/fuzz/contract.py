@@ -53,7 +53,9 @@ from krmfn.processor import ModelArtifactsFunction
 from tests.golden import ROOT
 from tests.test_schema import api_server_errors, pod_specs, selector_errors
 
-EDITABLE_KINDS = frozenset({"Deployment", "StatefulSet", "LeaderWorkerSet", "DisaggregatedSet"})
+EDITABLE_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "LeaderWorkerSet", "DisaggregatedSet", "PodCliqueSet"}
+)
 GENERATED_BY = "krmfn.llm-d.ai/generated-by"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 # The one-shot warning of an item written without its comments (docs/limits.md, Limits and

@@ -1,7 +1,7 @@
 """Inputs for the fuzzer: the project's fixtures, generated lists, and mutations of both.
 
 Generated lists (`generated_inputs`) hold ModelServices and the workloads they may own
-(Deployment, StatefulSet, LeaderWorkerSet, DisaggregatedSet, found by name, labels,
+(Deployment, StatefulSet, LeaderWorkerSet, DisaggregatedSet, PodCliqueSet, found by name, labels,
 ownerReference or target), and items nobody owns (ConfigMaps with block scalars, Services,
 Jobs, Secrets, claims, leftovers of an earlier run, items that are not mappings). Each item
 is written by hand, in block style (anchors and aliases for shared objects, block scalars
@@ -155,6 +155,7 @@ WORKLOADS = {
     "StatefulSet": "apps/v1",
     "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
     "DisaggregatedSet": "disaggregatedset.x-k8s.io/v1",
+    "PodCliqueSet": "grove.io/v1alpha1",
 }
 COMMENTS = ("note", "why: because", "#", "a: b", "'quoted'", "{x}", "---", "...", "é")
 
@@ -858,7 +859,15 @@ def workload(rng: random.Random, kind: str, ms: dict[str, Any] | None, role: str
         if _maybe(rng, 0.1):
             selector["matchExpressions"] = [
                 {
-                    "key": _pick(rng, ("llm-d.ai/role", "llm-d.ai/inferenceServing", "tier")),
+                    "key": _pick(
+                        rng,
+                        (
+                            "llm-d.ai/role",
+                            "llm-d.ai/inference-serving",
+                            "llm-d.ai/inferenceServing",
+                            "tier",
+                        ),
+                    ),
                     "operator": _pick(rng, ("DoesNotExist", "Exists", "NotIn")),
                     **({"values": ["x"]} if _maybe(rng, 0.5) else {}),
                 }
@@ -875,13 +884,32 @@ def workload(rng: random.Random, kind: str, ms: dict[str, Any] | None, role: str
         if _maybe(rng, 0.7):
             lwt = {"size": 2, "leaderTemplate": leader, "workerTemplate": worker}
         spec = {"replicas": 1, "leaderWorkerTemplate": lwt}
+    elif kind == "PodCliqueSet":
+        cliques = []
+        for r in rng.sample(ROLES, rng.randint(1, 2)):
+            for clique_name in _pick(rng, ((r,), (f"{r}-leader", f"{r}-worker"))):
+                template = pod_template(rng, name, names)
+                # Without a role label, the clique's roleName says its role.
+                if _maybe(rng, 0.7):
+                    template["metadata"]["labels"]["llm-d.ai/role"] = r
+                clique_spec = {"roleName": clique_name, "replicas": rng.randint(1, 3)}
+                clique_spec["podSpec"] = template["spec"]
+                labels = template["metadata"]["labels"]
+                cliques.append({"name": clique_name, "labels": labels, "spec": clique_spec})
+        spec = {"replicas": 1, "template": {"cliques": cliques}}
+        if _maybe(rng, 0.5):
+            meta.setdefault("labels", {})["llm-d.ai/model"] = str(model).rsplit("/", 1)[-1]
     else:
         spec = {"roles": []}
         for r in rng.sample(ROLES, rng.randint(1, 2)):
             template = pod_template(rng, name, names)
             template["metadata"]["labels"]["llm-d.ai/role"] = r
             lwt = {"size": 1, "workerTemplate": template}
-            spec["roles"].append({"name": r, "spec": {"replicas": 1, "leaderWorkerTemplate": lwt}})
+            role_entry: dict[str, Any] = {"name": r}
+            if _maybe(rng, 0.2):
+                role_entry["scaling"] = {"mode": "External"}
+            role_entry["spec"] = {"replicas": 1, "leaderWorkerTemplate": lwt}
+            spec["roles"].append(role_entry)
         if _maybe(rng, 0.5):
             meta.setdefault("labels", {})["llm-d.ai/model"] = str(model).rsplit("/", 1)[-1]
     return {"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec}
@@ -899,6 +927,7 @@ def unrelated(rng: random.Random, names: list[str]) -> Any:
             "Secret",
             "PersistentVolumeClaim",
             "PrometheusRule",
+            "HorizontalPodAutoscaler",
             "generated",
             "Unknown",
             "odd",
@@ -920,6 +949,17 @@ def unrelated(rng: random.Random, names: list[str]) -> Any:
             "kind": "ConfigMap",
             "metadata": _metadata(rng, _name(rng, f"{base}-config"), namespace),
             "data": {k: data[k] for k in keys},
+        }
+    elif choice == "HorizontalPodAutoscaler":
+        kind = _pick(rng, ("Deployment", "StatefulSet", "LeaderWorkerSet"))
+        obj = {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": _metadata(rng, f"{base}-decode", namespace),
+            "spec": {
+                "scaleTargetRef": {"kind": kind, "name": f"{base}-decode"},
+                "maxReplicas": rng.randint(1, 4),
+            },
         }
     elif choice == "Service":
         obj = {
