@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.runtime.pods import Cluster, PodResult
-from tests.runtime.workloads import pods
+from tests.runtime.workloads import SHELL_KINDS, pods
 
 
 def model_args(kind: str, model: str) -> list[str] | None:
     """The ModelService's args: the model in front of the workload's own, except for a
     shell-launched container, whose script names the model itself."""
-    return None if kind == "shell" else [model]
+    return None if kind in SHELL_KINDS else [model]
 
 
 def report(result: PodResult, container: str = "vllm") -> dict[str, Any]:

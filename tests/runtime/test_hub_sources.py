@@ -1,6 +1,6 @@
 """hf://, pvc://, pvc+hf:// and oci:// rendered by krmfn and run: each on a Deployment, a
-LeaderWorkerSet, a DisaggregatedSet and a shell-launched container, loaded by the `vllm`
-stand-in with huggingface_hub from the hub stand-in, or from the folders the pods mount."""
+LeaderWorkerSet, a DisaggregatedSet, a Grove PodCliqueSet, a shell-launched container and
+wide-ep's DisaggregatedSet of shell-launched groups, loaded by the `vllm` stand-in with huggingface_hub from the hub stand-in, or from the folders the pods mount."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.runtime.runs import (
     volume,
 )
 from tests.runtime.standins.hub import Hub
-from tests.runtime.workloads import pods, roles, workload
+from tests.runtime.workloads import SHELL_KINDS, pods, roles, workload
 
 CONFIG = {"hfEndpoint": HUB_ENDPOINT}
 HUB_MODEL = "{{ .HFModelName }}"
@@ -80,7 +80,7 @@ def test_hf_gated_repo_pod_does_not_start_without_its_secret(cluster: Cluster) -
 
 def test_hf_pinned_revision_loads_that_revision(cluster: Cluster, kind: str) -> None:
     # A script passes the revision itself: krmfn does not edit scripts (and says so).
-    model = f"{HUB_MODEL} --revision {{{{ .Revision }}}}" if kind == "shell" else HUB_MODEL
+    model = f"{HUB_MODEL} --revision {{{{ .Revision }}}}" if kind in SHELL_KINDS else HUB_MODEL
     rendered = hf(kind, f"hf://test/tiny@{PINNED}", model)
     assert rendered.messages("warning") == []
     for _, loaded in run_workload(cluster, rendered_workload(rendered)):

@@ -14,7 +14,13 @@ from typing import Any
 IMAGE = "vllm/vllm-openai:v0.10.0"
 # The image's ENTRYPOINT, for containers that give args only.
 ENTRYPOINTS = {IMAGE: ["vllm", "serve"]}
-KINDS = ("Deployment", "LeaderWorkerSet", "DisaggregatedSet", "shell")
+KINDS = ("Deployment", "LeaderWorkerSet", "DisaggregatedSet", "PodCliqueSet", "shell", "wide-ep")
+# Kinds whose vllm starts from a `bash -c` script naming the model: a Deployment, and
+# llm-d v0.9's wide-ep DisaggregatedSet (both roles, multi-host groups).
+SHELL_KINDS = ("shell", "wide-ep")
+# A Grove PodCliqueSet's cliques as llm-d's wide-ep guide has them: (name, replicas, role
+# label). The decode worker clique has no role label: its roleName says decode.
+CLIQUES = (("prefill", 1, "prefill"), ("decode-leader", 1, "decode"), ("decode-worker", 2, ""))
 SHELL_SCRIPT = """\
 # as llm-d's wide-ep guide starts vLLM
 START_RANK=$(( ${LWS_WORKER_INDEX:-0} * DP_SIZE_LOCAL ))
@@ -30,7 +36,7 @@ exec vllm serve \\
 def container(
     kind: str, model_template: str, env: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    if kind == "shell":
+    if kind in SHELL_KINDS:
         return {
             "name": "vllm",
             "image": IMAGE,
@@ -44,12 +50,44 @@ def container(
     return out
 
 
-def _template(role: str, vllm: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+def _pod_spec(vllm: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
     spec: dict[str, Any] = {"containers": [copy.deepcopy(vllm)]}
     if volumes:
         spec["volumes"] = copy.deepcopy(volumes)
-    labels = {"app": "llm", "llm-d.ai/model": "tiny", "llm-d.ai/role": role}
-    return {"metadata": {"labels": labels}, "spec": spec}
+    return spec
+
+
+def _labels(role: str) -> dict[str, str]:
+    return {"app": "llm", "llm-d.ai/model": "tiny", **({"llm-d.ai/role": role} if role else {})}
+
+
+def _template(role: str, vllm: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"metadata": {"labels": _labels(role)}, "spec": _pod_spec(vllm, volumes)}
+
+
+def _cliques(vllm: dict[str, Any], volumes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "grove.io/v1alpha1",
+        "kind": "PodCliqueSet",
+        "metadata": {"name": "llm"},
+        "spec": {
+            "replicas": 1,
+            "template": {
+                "cliques": [
+                    {
+                        "name": name,
+                        "labels": _labels(role),
+                        "spec": {
+                            "roleName": name,
+                            "replicas": replicas,
+                            "podSpec": _pod_spec(vllm, volumes),
+                        },
+                    }
+                    for name, replicas, role in CLIQUES
+                ]
+            },
+        },
+    }
 
 
 def workload(
@@ -94,7 +132,10 @@ def workload(
                 },
             },
         }
-    assert kind == "DisaggregatedSet", kind
+    if kind == "PodCliqueSet":
+        return _cliques(vllm, volumes)
+    assert kind in ("DisaggregatedSet", "wide-ep"), kind
+    size = 2 if kind == "wide-ep" else 1
     return {
         "apiVersion": "disaggregatedset.x-k8s.io/v1",
         "kind": "DisaggregatedSet",
@@ -106,7 +147,7 @@ def workload(
                     "spec": {
                         "replicas": 1,
                         "leaderWorkerTemplate": {
-                            "size": 1,
+                            "size": size,
                             "workerTemplate": _template(role, vllm, volumes),
                         },
                     },
@@ -118,7 +159,8 @@ def workload(
 
 
 def roles(kind: str) -> tuple[str, ...]:
-    return ("prefill", "decode") if kind == "DisaggregatedSet" else ("decode",)
+    holding = ("DisaggregatedSet", "PodCliqueSet", "wide-ep")
+    return ("prefill", "decode") if kind in holding else ("decode",)
 
 
 def pods(
@@ -126,7 +168,8 @@ def pods(
 ) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     """(pod name, pod spec, env its controller adds) of each pod the workload's controller
     would start: `replicas` of a Deployment (default: its own), a leader and its workers
-    of a LeaderWorkerSet group, and each DisaggregatedSet role's group."""
+    of a LeaderWorkerSet group, each DisaggregatedSet role's group, and each clique's
+    replicas of a PodCliqueSet."""
     kind, name = item["kind"], item["metadata"]["name"]
     spec = item["spec"]
     if kind in ("Deployment", "StatefulSet"):
@@ -136,10 +179,31 @@ def pods(
         return [(name, spec["template"]["spec"], {})]
     if kind == "LeaderWorkerSet":
         return _group(name, spec["leaderWorkerTemplate"])
+    if kind == "PodCliqueSet":
+        return _clique_pods(name, spec)
     assert kind == "DisaggregatedSet", kind
     out = []
     for role in spec["roles"]:
         out += _group(f"{name}-{role['name']}", role["spec"]["leaderWorkerTemplate"])
+    return out
+
+
+def _clique_pods(
+    name: str, spec: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """Each clique's pods, with the env Grove gives them (replica 0 of the set)."""
+    out = []
+    for clique in spec["template"]["cliques"]:
+        clique_name = f"{name}-0-{clique['name']}"
+        env = {
+            "GROVE_PCS_NAME": name,
+            "GROVE_PCS_INDEX": "0",
+            "GROVE_PCLQ_NAME": clique_name,
+            "GROVE_HEADLESS_SERVICE": f"{name}-0.default.svc.cluster.local",
+        }
+        for index in range(int(clique["spec"].get("replicas", 1))):
+            pod_env = {**env, "GROVE_PCLQ_POD_INDEX": str(index)}
+            out.append((f"{clique_name}-{index}", clique["spec"]["podSpec"], pod_env))
     return out
 
 
