@@ -21,6 +21,7 @@ from krmfn.workloads import (
     PodTemplate,
     all_pod_templates,
     holds_roles,
+    label_paths,
     pod_templates,
     role_names,
     role_spec,
@@ -252,8 +253,7 @@ def _label_values(obj: Any, kind: str, ms: ModelService) -> dict[str, str]:
     anywhere on the workload, is not added at all (one workload, one spelling)."""
     model: str | None = None
     serving = False
-    places: list[Path] = [("metadata", "labels"), *(t.labels for t in all_pod_templates(kind, obj))]
-    for where in places:
+    for where in label_paths(kind, obj):
         labels = get(obj, where)
         if not isinstance(labels, dict):
             continue

@@ -16,7 +16,7 @@ from krmfn.krm.errors import FieldError
 from krmfn.modelservice import ModelService
 from krmfn.names import sanitize
 from krmfn.paths import Match, Path, format_path
-from krmfn.workloads import SELECTOR_KINDS, all_pod_templates
+from krmfn.workloads import SELECTOR_KINDS, label_paths
 
 Finding = tuple[str, str]  # (message, field path)
 
@@ -44,8 +44,7 @@ def _accepted(ms: ModelService) -> set[str]:
 
 
 def _label_places(obj: Any, kind: str) -> list[Path]:
-    places: list[Path] = [("metadata", "labels")]
-    places += [t.labels for t in all_pod_templates(kind, obj)]
+    places = label_paths(kind, obj)
     if kind in SELECTOR_KINDS:
         places.append(("spec", "selector", "matchLabels"))
     return places

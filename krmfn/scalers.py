@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from krmfn.krm import Item
-from krmfn.selectors import PREVIOUS_NAMES, original_names
+from krmfn.targets import names
 from krmfn.workloads import DISAGGREGATED
 
 ROLE_SCALER = "DisaggregatedSetRoleScaler"
@@ -48,9 +48,8 @@ class Scalers:
         ("HorizontalPodAutoscaler x sets them"); "" if nothing else owns them."""
         if workload.kind == DISAGGREGATED and _scaling_mode(workload, role) == "External":
             return "the role's scaling.mode is External (an autoscaler sets them)"
-        names = original_names(workload.annotations, workload.name, PREVIOUS_NAMES)
         namespace = workload.namespace or ""
-        for name in names:
+        for name in names(workload):
             wanted = [_Scaled(namespace, workload.kind, name, "")]
             if workload.kind == DISAGGREGATED:
                 wanted += [

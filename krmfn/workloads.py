@@ -127,6 +127,11 @@ def all_pod_templates(kind: str, obj: Any) -> list[PodTemplate]:
     return [path for role in roles for path in pod_templates(kind, obj, role)]
 
 
+def label_paths(kind: str, obj: Any) -> list[Path]:
+    """Where the workload keeps labels: its own, then each pod template's."""
+    return [("metadata", "labels"), *(t.labels for t in all_pod_templates(kind, obj))]
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
