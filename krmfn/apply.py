@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from krmfn import prefetch, record
+from krmfn import extras, prefetch, record
 from krmfn.commands import runs_shell, words
 from krmfn.journal import ABSENT, Journal, get, indexed, undo
 from krmfn.kinds import MODEL_LABEL, ROLE_LABEL, SERVING_LABEL, SERVING_LABELS
@@ -52,7 +52,7 @@ def _merge_containers(
     templates: list[PodTemplate],
     list_name: str,
     spec: ContainerSpec,
-    source: Source,
+    ms: ModelService,
     where: str,
     workload: str,
     warnings: Warnings,
@@ -74,18 +74,19 @@ def _merge_containers(
             journal.set(path, {"name": spec.name, "image": spec.image})
         having = paths
     for path in having:
-        _merge_container(journal, path, spec, source, (workload, where), warnings)
+        _merge_container(journal, path, spec, ms, (workload, where), warnings)
 
 
 def _merge_container(
     journal: Journal,
     path: Path,
     spec: ContainerSpec,
-    source: Source,
+    ms: ModelService,
     names: tuple[str, str],
     warnings: Warnings,
 ) -> None:
     workload, where = names
+    source = ms.source
     if spec.image:
         journal.set((*path, "image"), spec.image)
     if spec.command:
@@ -106,16 +107,22 @@ def _merge_container(
             )
         if spec.mountModelVolume:
             script = (*path, "args") if own_args else (*path, "command")
-            for arg in source.args(words([*map(str, command[1:]), *own_args])):
+            script_words = words([*map(str, command[1:]), *own_args])
+            at = format_path(indexed(journal.root, script))
+            context = f"{workload} container {spec.name!r}"
+            for arg in source.args(script_words):
                 warnings.append(
                     (
-                        f"{workload} container {spec.name!r} runs a shell script, which krmfn"
+                        f"{context} runs a shell script, which krmfn"
                         f" does not edit: add {arg} to the vllm command in it",
-                        format_path(indexed(journal.root, script)),
+                        at,
                     )
                 )
+            warnings += extras.shell_warnings(ms, script_words, context, at)
     elif spec.mountModelVolume:
         args += source.args([*args, *own_args])
+        at = format_path(indexed(journal.root, (*path, "args")))
+        args += extras.lora_args(ms, [*args, *own_args], at)
     journal.prefix((*path, "args"), args)
     explicit_env = set()
     for var in spec.env or []:
@@ -133,6 +140,7 @@ def _merge_container(
                 journal.set((*path, "resources", section, key), quantity)
     if spec.mountModelVolume:
         _mount(journal, path, source, workload, explicit_env)
+        extras.container(journal, path, ms, explicit_env)
 
 
 def _mount(
@@ -359,7 +367,7 @@ def apply_roles(
         role = rendered.role
         if role.replicas is not None and not ms.spec.decoupleScaling:
             _replicas(journal, kind, (role_name, role.replicas), scaled_by, (warnings, notes))
-        _volumes(journal, templates, ms.source)
+        _volumes(journal, templates, ms)
         for list_name, specs in (
             ("initContainers", rendered.init_containers),
             ("containers", rendered.containers),
@@ -367,10 +375,10 @@ def apply_roles(
             for index, spec in enumerate(specs):
                 where = f"spec.{role_name}.{list_name}[{index}]"
                 _merge_containers(
-                    journal, templates, list_name, spec, ms.source, where, workload, warnings
+                    journal, templates, list_name, spec, ms, where, workload, warnings
                 )
         for template in templates:
-            images += _model_pod(journal, template, rendered, ms.source, workload)
+            images += _model_pod(journal, template, rendered, ms, workload)
             warnings += _unloadable(journal, template, rendered, ms, workload)
             _accelerators(journal, template, role)
             _labels(journal, template.labels, {**labels, ROLE_LABEL: role_name})
@@ -433,7 +441,8 @@ def _replicas(
         journal.set((*role_spec(kind, role_name), "replicas"), replicas)
 
 
-def _volumes(journal: Journal, templates: list[PodTemplate], source: Source) -> None:
+def _volumes(journal: Journal, templates: list[PodTemplate], ms: ModelService) -> None:
+    source = ms.source
     named = [{"name": VOLUME_NAME, **source.volume()}]
     credentials = source.credential_volume()
     if credentials is not None:
@@ -444,30 +453,36 @@ def _volumes(journal: Journal, templates: list[PodTemplate], source: Source) -> 
             journal.ensure((*template.pod, "volumes"), [])
             path = (*template.pod, "volumes", Match("name", entry["name"]))
             journal.set(path, entry)
+        extras.volumes(journal, template.pod, ms)
 
 
 def _model_pod(
-    journal: Journal, template: PodTemplate, rendered: RenderedRole, source: Source, workload: str
+    journal: Journal, template: PodTemplate, rendered: RenderedRole, ms: ModelService, workload: str
 ) -> list[str]:
     """What the pod as a whole needs for the model, on its first marked container: the
-    node disk of the emptyDir, the init container that waits for a prefetch. Returns that
-    container's image ("" if it has none), or nothing if no container is marked."""
+    node disk of the emptyDir, the init containers that wait for a prefetch and download
+    adapters (in its image). Returns that container's image ("" if it has none), or
+    nothing if no container is marked."""
     marked = _first_marked(journal, template, rendered)
     if marked is None:
         return []
+    source = ms.source
     image = journal.get((*marked, "image"))
     image = image if isinstance(image, str) else ""
     size = source.ephemeral_storage()
     if size is not None:
         _ephemeral_storage(journal, marked, size)
-    if source.options.prefetch:
-        if not image:
-            raise FieldError(
-                f"{workload}: its first marked container has no image for the init"
-                " container that waits for the prefetch Job",
-                format_path((*marked, "image")),
-            )
-        journal.prefix((*template.pod, "initContainers"), [prefetch.waiter(source, image)])
+    waiter = [prefetch.waiter(source, image)] if source.options.prefetch else []
+    first = waiter + extras.init_containers(ms, image)
+    if first and not image:
+        what = "waits for the prefetch Job" if waiter else "downloads the adapters"
+        raise FieldError(
+            f"{workload}: its first marked container has no image for the init"
+            f" container that {what}",
+            format_path((*marked, "image")),
+        )
+    if first:
+        journal.prefix((*template.pod, "initContainers"), first)
     return [image]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NamedTuple
 
-from krmfn import generate, orphans
+from krmfn import adapters, compile_cache, generate, orphans
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
@@ -136,13 +136,15 @@ def _commit(
 ) -> None:
     pods = sum(e.pods for e in edits)
     warning = generate.claim_warning(ctx.present, ms, _namespace(ms, targets), generated, pods)
+    cache_warning = _compile_cache_warning(ctx, ms, _namespace(ms, targets), pods)
     try:
         made_ahead = generate.upsert(ctx.present, ms, generated)
     except FieldError as exc:  # nothing is changed yet
         ctx.error(origin, exc)
         return
-    if warning is not None:
-        ctx.result(origin, Severity.WARNING, *warning)
+    for said in (warning, cache_warning):
+        if said is not None:
+            ctx.result(origin, Severity.WARNING, *said)
     for edit in edits:
         if edit.text is not None:
             ctx.doc.replace(edit.item, edit.text)
@@ -173,11 +175,25 @@ def _commit(
         if generate.key(d) not in made_ahead
     ]
     also = f"; generated {', '.join(made)}" if made else ""
+    extras = [x.describe() for x in (ms.adapters, ms.compile_cache) if x is not None]
+    besides = "".join(f", {x}" for x in extras)
     ctx.result(
         origin,
         Severity.INFO,
-        f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}) to {applied}{also}",
+        f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}{besides}) to"
+        f" {applied}{also}",
     )
+
+
+def _compile_cache_warning(
+    ctx: _Context, ms: ModelService, namespace: str, pods: int
+) -> tuple[str, str] | None:
+    """The compile cache's claim, where the list holds it, mounted writable by pods on
+    several nodes."""
+    if ms.compile_cache is None or pods < 2:
+        return None
+    claim = ctx.present.by_key().get(("PersistentVolumeClaim", namespace, ms.compile_cache.claim))
+    return compile_cache.warning(claim.construct() if claim is not None else None, pods)
 
 
 def _load_items(ctx: _Context, config: Config) -> list[tuple[Origin, ModelService]]:
@@ -239,7 +255,12 @@ def _serve(
         return
     targets = found.targets[key]
     # What the ModelService says that nothing will do: typos, settings of other sources.
-    notices = [*unknown_fields(ms.spec), *ms.source.unused(ms.spec.modelArtifacts.model_dump())]
+    artifacts = ms.spec.modelArtifacts
+    notices = [
+        *unknown_fields(ms.spec),
+        *ms.source.unused(artifacts.model_dump()),
+        *adapters.notices(ms.adapters, artifacts.adapters, artifacts.lora),
+    ]
     for message, path in notices:
         ctx.result(origin, severity, message, path)
     if not ms.roles:
@@ -252,7 +273,7 @@ def _serve(
         ctx.result(origin, severity, not_found(ms, missing, ctx.doc.items, config.kinds))
     if not targets or (strict and (missing or notices)):
         return
-    for warning, path in ms.source.warnings():
+    for warning, path in [*ms.source.warnings(), *adapters.warnings(ms.adapters)]:
         ctx.result(origin, Severity.WARNING, warning, path)
     _apply_service(ctx, origin, ms, targets, strict)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import re
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from krmfn import adapters as adapter_sources
+from krmfn import compile_cache
 from krmfn.config import Config
 from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND, ROLES, WORKLOAD_KINDS
 from krmfn.krm.errors import FieldError
@@ -103,6 +106,47 @@ class Prefetch(_Options):
     claim: PrefetchClaim | None = None
 
 
+# vLLM's LoRAConfig admits these ranks only.
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+# What a client sends as `model` for an adapter, and its folder's name under the adapter
+# root: one path segment, so that vLLM's filesystem resolver finds it by that name.
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class Adapter(_Options):
+    """A LoRA adapter: its name (what clients send as `model`) and where it comes from,
+    with the same credentials settings as the model's own source."""
+
+    name: str = Field(json_schema_extra={"pattern": f"^{ADAPTER_NAME.pattern}$"})
+    uri: str
+    authSecretName: str | None = None
+    endpoint: str | None = None
+    region: str | None = None
+    account: str | None = None
+    credentials: str | None = None
+    pullPolicy: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _vllm_name(cls, name: str) -> str:
+        if not ADAPTER_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not an adapter name: 1 to 128 letters, digits, '.', '_' and"
+                " '-', starting with a letter or digit (it is a folder under the adapter"
+                " root, and what clients send as model)"
+            )
+        return name
+
+
+class Lora(_Options):
+    """How vLLM is told of the adapters: `static` lists them with --lora-modules,
+    `resolver` lets vLLM's filesystem resolver load them by name from the adapter root."""
+
+    mode: Literal["static", "resolver"] = "static"
+    maxRank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] | None = None
+    maxLoras: int | None = Field(default=None, gt=0)
+
+
 class ModelArtifacts(_Model):
     uri: str
     authSecretName: str | None = None
@@ -113,6 +157,9 @@ class ModelArtifacts(_Model):
     region: str | None = None
     account: str | None = None
     credentials: str | None = None
+    adapters: list[Adapter] | None = None
+    lora: Lora | None = None
+    compileCache: str | None = None
 
     @property
     def prefetch_options(self) -> Prefetch | None:
@@ -147,6 +194,8 @@ class ModelService(NamedTuple):
     from_config: bool
     targets: dict[str, TargetSelector]  # by role
     strict: bool = False  # by its annotation
+    adapters: adapter_sources.Adapters | None = None
+    compile_cache: compile_cache.CompileCache | None = None
 
     def role(self, role: str) -> Role | None:
         value: Role | None = getattr(self.spec, role)
@@ -200,10 +249,14 @@ class ModelService(NamedTuple):
             "InferencePoolName": sanitize(f"{name}-inference-pool"),
             "InferenceModelName": name,
             "Revision": self.source.revision,
+            **(self.adapters or _NO_ADAPTERS).variables(),
         }
 
     def ports(self) -> dict[str, int]:
         return {p.name: p.port for p in self.spec.routing.ports or []}
+
+
+_NO_ADAPTERS = adapter_sources.Adapters((), "static", 0, 0, "")
 
 
 def _type_name(value: Any) -> str:
@@ -223,9 +276,10 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":  # only krmfn's own options forbid unknown fields
-        owners: dict[str, type[BaseModel]] = {"target": Target, "claim": PrefetchClaim}
-        owner = owners.get(str(error["loc"][-2]), Prefetch)
+        owner = next(_OWNERS[p] for p in reversed(error["loc"][:-1]) if p in _OWNERS)
         return f"is not a known field; the fields are {', '.join(owner.model_fields)}"
+    if kind == "value_error":  # a validator's own message
+        return str(error["ctx"]["error"])
     if kind.endswith("_type") or kind in ("model_type", "model_attributes_type"):
         expected = {
             "string_type": "a string",
@@ -238,6 +292,16 @@ def _describe(error: Any) -> str:
         }.get(kind, kind.removesuffix("_type"))
         return f"must be {expected}, not {_type_name(error['input'])}"
     return str(error["msg"]).lower()
+
+
+# krmfn's own options (which forbid unknown fields) by the field that holds them.
+_OWNERS: dict[str | int, type[BaseModel]] = {
+    "target": Target,
+    "claim": PrefetchClaim,
+    "prefetch": Prefetch,
+    "adapters": Adapter,
+    "lora": Lora,
+}
 
 
 class Identity(NamedTuple):
@@ -356,11 +420,35 @@ def load(who: Identity, data: Any, config: Config) -> ModelService | list[FieldE
             )
     except FieldError as exc:
         problems_list.append(exc)
+    adapters = None
+    if source is not None and artifacts.adapters:
+        parsed = adapter_sources.parse(
+            artifacts.adapters, artifacts.lora, source, spec.routing.modelName
+        )
+        if isinstance(parsed, list):
+            problems_list += parsed
+        else:
+            adapters = parsed
+    cache = None
+    try:
+        cache = compile_cache.parse(artifacts.compileCache) if artifacts.compileCache else None
+    except FieldError as exc:
+        problems_list.append(exc)
     if problems_list or source is None:
         return problems_list
     original = who.original_name if who.original_name != name else ""
     return ModelService(
-        name, namespace, spec, source, sanitized, original, who.from_config, targets, strict
+        name,
+        namespace,
+        spec,
+        source,
+        sanitized,
+        original,
+        who.from_config,
+        targets,
+        strict,
+        adapters,
+        cache,
     )
 
 

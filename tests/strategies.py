@@ -37,6 +37,15 @@ URIS = (
     "hf://only-one-segment",
     "pvc://Bad_Claim/x",
 )
+# LoRA adapters of every kind of source; the same name twice is an error of its own.
+ADAPTERS = (
+    {"name": "sql-lora", "uri": "hf://acme/sql-lora@v1"},
+    {"name": "chat_lora", "uri": "pvc://loras/chat"},
+    {"name": "fin.lora", "uri": "s3://acme-loras/fin", "region": "us-east-1"},
+    {"name": "legal", "uri": "oci://registry.example.com/loras/legal:v1//lora"},
+    {"name": "Sql.Lora", "uri": "gs://acme-loras/sql"},
+)
+COMPILE_CACHES = ("pvc://compile-cache", "pvc://compile-cache/llm")
 CONTAINER_NAMES = ("vllm", "sidecar", "fetch")
 ROLES = ("decode", "prefill")
 # Strings a YAML 1.1 reader takes for something else, template actions, odd characters.
@@ -62,6 +71,8 @@ TEXTS = (
     "{{- .MountedModelPath -}}",
     '{{ "app_port" | getPort }}',
     "--served-model-name={{ .ModelName }}",
+    "--enable-lora",
+    "{{ .AdapterRoot }}/{{ .AdapterNames }}",
 )
 # A comment ending a line that holds a flow collection: ruamel writes such comments back
 # where the YAML breaks (the function then writes the item without comments, with a
@@ -235,6 +246,14 @@ def model_service_specs(
         artifacts["authSecretName"] = "hf-secret"
     if draw(st.integers(0, 3)) == 0:
         artifacts["size"] = draw(st.sampled_from(["5Gi", "500M"]))
+    if draw(st.integers(0, 3)) == 0:
+        artifacts["adapters"] = draw(
+            st.lists(st.sampled_from(ADAPTERS), max_size=3, unique_by=lambda a: a["name"])
+        )
+        if draw(st.booleans()):
+            artifacts["lora"] = {"mode": draw(st.sampled_from(["static", "resolver"]))}
+    if draw(st.integers(0, 4)) == 0:
+        artifacts["compileCache"] = draw(st.sampled_from(COMPILE_CACHES))
     spec: dict[str, Any] = {
         "routing": {
             "modelName": model or draw(st.sampled_from(MODEL_NAMES)),

@@ -34,6 +34,9 @@ PVC_VARS = {
     "InferencePoolName": "qwen-svc-inference-pool",
     "InferenceModelName": "qwen-svc",
     "Revision": "",
+    "AdapterRoot": "",
+    "AdapterNames": "",
+    "LoraArgs": "",
 }
 
 # granite in llm: modelName ibm-granite/granite-3.3-2b-instruct,
@@ -56,14 +59,17 @@ HF_VARS = {
     "InferencePoolName": "granite-inference-pool",
     "InferenceModelName": "granite",
     "Revision": "",
+    "AdapterRoot": "",
+    "AdapterNames": "",
+    "LoraArgs": "",
 }
 
 PORTS = {"metrics": 9090, "vllm": 8200}
 
 KNOWN = (
-    "AuthSecretName, DecodeDeploymentName, DecodeServiceName, EPPDeploymentName, "
-    "EPPServiceName, HFModelName, InferenceModelName, InferencePoolName, ModelName, "
-    "ModelPath, ModelServiceName, ModelServiceNamespace, MountedModelPath, "
+    "AdapterNames, AdapterRoot, AuthSecretName, DecodeDeploymentName, DecodeServiceName, "
+    "EPPDeploymentName, EPPServiceName, HFModelName, InferenceModelName, InferencePoolName, "
+    "LoraArgs, ModelName, ModelPath, ModelServiceName, ModelServiceNamespace, MountedModelPath, "
     "PrefillDeploymentName, PrefillServiceName, Revision, SanitizedModelName"
 )
 
