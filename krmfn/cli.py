@@ -1,5 +1,6 @@
-"""Command line: a KRM function by default, a Helm post-renderer with --stream, and a
-preview of what either would change with `krmfn diff`."""
+"""Command line: a KRM function by default, a Helm post-renderer with --stream, a
+preview of what either would change with `krmfn diff`, and the published schemas with
+`krmfn schema`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from krmfn.krm.document import Mode
     from krmfn.krm.run import Outcome
 
@@ -27,6 +30,9 @@ modes:
   krmfn diff [FILE]     Preview: runs the function on FILE (or stdin) and prints what it
                         would change, a unified diff per item, then the results
                         (`krmfn diff --help`, docs/preview.md).
+  krmfn schema          Writes the published schemas (a ModelService's JSON Schema and
+                        CRD, the config object's JSON Schema) to schemas/; --check
+                        compares instead (`krmfn schema --help`, docs/schema.md).
 
 Exit status is 1 if and only if an error result was produced; the output is written
 even then, with every input item in it.
@@ -45,6 +51,16 @@ in it is wrong), else 0; with --exit-code, 2 when something would change. Colour
 removed, green added; --color=auto colours a terminal unless NO_COLOR is set.
 
 docs: {docs}/blob/main/docs/preview.md
+"""
+
+SCHEMA_HELP = """\
+Write the schemas krmfn publishes, derived from its models, to DIR (by default schemas/
+of the repository krmfn runs from):
+{files}
+With --check, write nothing: name each file of DIR that is missing or differs from what
+would be written, and exit 1 if any does.
+
+docs: {docs}/blob/main/docs/schema.md
 """
 
 DOCS = "https://github.com/llm-d-incubation/krmfn"
@@ -173,6 +189,8 @@ def main(argv: list[str] | None = None, stdin: BinaryIO | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["diff"]:
         return diff(argv[1:], stdin)
+    if argv[:1] == ["schema"]:
+        return schema(argv[1:])
     args = _parser().parse_args(argv)
     if args.version:
         from importlib.metadata import version
@@ -219,6 +237,59 @@ def diff(argv: list[str], stdin: BinaryIO | None = None) -> int:
     if shown.failed:
         return 1
     return 2 if args.exit_code and shown.changed else 0
+
+
+def _schema_parser() -> argparse.ArgumentParser:
+    from krmfn.schema import PUBLISHED_FILES
+
+    parser = argparse.ArgumentParser(
+        prog="krmfn schema",
+        description=SCHEMA_HELP.format(
+            files="\n".join(f"  {f}" for f in PUBLISHED_FILES), docs=DOCS
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming each file that is missing or differs",
+    )
+    parser.add_argument("--out", metavar="DIR", help="the folder (default: schemas/)")
+    return parser
+
+
+def _differing(out: Path, files: dict[str, str]) -> list[str]:
+    """What is wrong with each file of `out` that is not as `files` has it."""
+    problems = []
+    for name, text in files.items():
+        path = out / name
+        if not path.is_file():
+            problems.append(f"{path} is missing")
+        elif path.read_bytes() != text.encode():
+            problems.append(f"{path} differs from what `krmfn schema` writes")
+    return problems
+
+
+def schema(argv: list[str]) -> int:
+    """`krmfn schema`: write the published schemas, or with --check, exit 1 when one
+    differs from what would be written."""
+    from pathlib import Path
+
+    from krmfn.schema import SCHEMA_DIR, published
+
+    args = _schema_parser().parse_args(argv)
+    out = Path(args.out) if args.out else SCHEMA_DIR
+    files = published()
+    if args.check:
+        problems = _differing(out, files)
+        for problem in problems:
+            sys.stderr.write(f"[error] {problem}; regenerate it: python -m krmfn schema\n")
+        return 1 if problems else 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_bytes(text.encode())
+        print(f"wrote {out / name}")
+    return 0
 
 
 def console() -> NoReturn:

@@ -19,7 +19,14 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    kinds: tuple[str, ...] = tuple(WORKLOAD_KINDS)
+    # _known_kinds checks them; the published schema says so too, for editors.
+    kinds: tuple[str, ...] = Field(
+        default=tuple(WORKLOAD_KINDS),
+        json_schema_extra={
+            "items": {"enum": list(WORKLOAD_KINDS), "type": "string"},
+            "minItems": 1,
+        },
+    )
     strict: bool = False
     mountRoot: str = DEFAULT_MOUNT_ROOT
     readOnly: bool | None = None
