@@ -26,6 +26,8 @@ STRICT_ANNOTATION = "krmfn.llm-d.ai/strict"
 class _Model(BaseModel):
     # strict: a string where the API wants a number (or the reverse) is an error, as the
     # API server would say; extra: the CRD has fields this function does not read.
+    # use_attribute_docstrings: a field's docstring is its description in the published
+    # schema (krmfn schema), which editors show.
     model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
 
@@ -49,6 +51,8 @@ class ContainerSpec(_Model):
     envFrom: list[dict[str, Any]] | None = None
     resources: Resources | None = None
     mountModelVolume: bool = False
+    """Mount the model (and the adapters, the compile cache) into this container and give it
+    the model's env and args."""
 
 
 class AcceleratorTypes(_Model):
@@ -76,7 +80,11 @@ class Target(_Options):
 
 class Role(_Model):
     target: Target | None = None
+    """The workloads this role applies to, as kustomize's patch target selects them; without
+    it, the workload named <name>-<role> (docs/targets.md)."""
     replicas: int | None = Field(default=None, ge=0)
+    """The role's replicas, written where the workload has one place for them and no
+    autoscaler owns them."""
     containers: list[ContainerSpec] | None = None
     initContainers: list[ContainerSpec] | None = None
     acceleratorTypes: AcceleratorTypes | None = None
@@ -100,10 +108,13 @@ class PrefetchClaim(_Options):
 
 class Prefetch(_Options):
     image: str | None = None
+    """The image of the prefetch Job (python3 and huggingface_hub); by default the first
+    marked container's."""
     timeoutSeconds: int = Field(default=3600, gt=0)
     backoffLimit: int = Field(default=4, ge=0)
     resources: Resources | None = None
     claim: PrefetchClaim | None = None
+    """Generate the claim the cache lives on."""
 
 
 # vLLM's LoRAConfig admits these ranks only.
@@ -119,7 +130,11 @@ class Adapter(_Options):
 
     name: str = Field(json_schema_extra={"pattern": f"^{ADAPTER_NAME.pattern}$"})
     uri: str
+    """hf://<repo>/<adapter>[@<revision>], pvc://<claim>/<path>, s3://, gs://, az://
+    <bucket>/<path>, or oci://<image>[//<path>]."""
     authSecretName: str | None = None
+    """The Secret with its credentials; by default the model's, for an adapter of the
+    model's family (the same hub, the same store)."""
     endpoint: str | None = None
     region: str | None = None
     account: str | None = None
@@ -143,23 +158,39 @@ class Lora(_Options):
     `resolver` lets vLLM's filesystem resolver load them by name from the adapter root."""
 
     mode: Literal["static", "resolver"] = "static"
+    """static: --lora-modules lists every adapter; resolver: vLLM's filesystem resolver
+    loads one when a request names it."""
     maxRank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] | None = None
+    """vLLM's --max-lora-rank (16 by default): at least every adapter's r."""
     maxLoras: int | None = Field(default=None, gt=0)
+    """vLLM's --max-loras: adapters in one batch (by default, all of them)."""
 
 
 class ModelArtifacts(_Model):
     uri: str
+    """Where the model comes from: hf://, pvc://, pvc+hf://, oci://, s3://, gs://, az://
+    (docs/sources.md)."""
     authSecretName: str | None = None
+    """The Secret with the credentials: the Hugging Face token (key HF_TOKEN), or the object
+    store's keys."""
     size: str | int | float | None = None
+    """The emptyDir's sizeLimit for hf://, and the node disk the pod requests for it."""
     pullPolicy: str | None = None
     prefetch: bool | Prefetch = False
+    """pvc+hf:// only: fill the cache on the claim once, with a Job, instead of in each pod."""
     endpoint: str | None = None
+    """s3:// (an S3-compatible store such as MinIO) and gs:// with hmac credentials: the
+    store's URL."""
     region: str | None = None
     account: str | None = None
     credentials: str | None = None
     adapters: list[Adapter] | None = None
+    """LoRA adapters, each mounted at /adapters/<name> (docs/adapters.md)."""
     lora: Lora | None = None
+    """How vLLM is told of the adapters."""
     compileCache: str | None = None
+    """pvc://<claim>[/<path>]: vLLM's and torch inductor's compile caches on a claim the
+    pods share (docs/adapters.md)."""
 
     @property
     def prefetch_options(self) -> Prefetch | None:

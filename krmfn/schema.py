@@ -5,7 +5,11 @@ no controller serves ModelService) and a JSON Schema of krmfn's typed config obj
 
 from __future__ import annotations
 
+import ast
+import inspect
+import itertools
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +17,18 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
+from krmfn import modelservice
 from krmfn.config import CONFIG_API_VERSION, CONFIG_KIND, Config
 from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND
 from krmfn.modelservice import Spec
 
 Schema = dict[str, Any]
+# krmfn's models by name, as pydantic titles their definitions.
+_MODELS: dict[str, type[BaseModel]] = {
+    name: value
+    for name, value in vars(modelservice).items()
+    if isinstance(value, type) and issubclass(value, BaseModel)
+}
 
 # schemas/ at the root of the repository this package is in.
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -65,6 +76,35 @@ class _WithoutFieldTitles(GenerateJsonSchema):
         return False
 
 
+def field_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """The docstrings under a model's fields (read here, not by pydantic's
+    use_attribute_docstrings, which would read every model's source at each start)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    found = {}
+    for field, after in itertools.pairwise(body):
+        if (
+            isinstance(field, ast.AnnAssign)
+            and isinstance(field.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            found[field.target.id] = inspect.cleandoc(after.value.value)
+    return found
+
+
+def _describe_fields(definition: Schema, model: type[BaseModel] | None) -> None:
+    """Each property of `definition` (the schema of `model`) gets its field's docstring
+    as its description, where it has one."""
+    if model is None:
+        return
+    properties = definition.get("properties", {})
+    for field, text in field_docstrings(model).items():
+        if field in properties:
+            properties[field] = {"description": text, **properties[field]}
+
+
 def _resource_schema(
     api_version: str, kind: str, spec: type[BaseModel], spec_required: bool
 ) -> Schema:
@@ -72,6 +112,9 @@ def _resource_schema(
     it holds under $defs."""
     body = spec.model_json_schema(schema_generator=_WithoutFieldTitles)
     definitions: dict[str, Schema] = body.pop("$defs", {})
+    _describe_fields(body, spec)
+    for title, definition in definitions.items():
+        _describe_fields(definition, _MODELS.get(title))
     if body["title"] in definitions:
         raise ValueError(f"{body['title']} is both the spec and a model the spec holds")
     definitions[body["title"]] = body

@@ -29,7 +29,15 @@ import krmfn.modelservice
 from krmfn.config import CONFIG_API_VERSION, CONFIG_KIND, Config, parse_config
 from krmfn.kinds import MODELSERVICE_API_VERSION, MODELSERVICE_KIND
 from krmfn.krm.errors import FieldError
-from krmfn.modelservice import Adapter, Identity, ModelService, Prefetch, Target, load
+from krmfn.modelservice import (
+    Adapter,
+    Identity,
+    ModelArtifacts,
+    ModelService,
+    Prefetch,
+    Target,
+    load,
+)
 from krmfn.schema import (
     CONFIG_SCHEMA,
     INT_OR_STRING,
@@ -38,6 +46,7 @@ from krmfn.schema import (
     PRESERVE,
     PUBLISHED_FILES,
     SCHEMA_DIR,
+    field_docstrings,
     modelservice_schema,
     published,
     structural,
@@ -563,11 +572,15 @@ def test_the_crd_schema_is_structural() -> None:
     root = open_api_schema()["properties"]
     assert root["metadata"] == {"type": "object"}, "only the API server says what metadata is"
     artifacts = root["spec"]["properties"]["modelArtifacts"]["properties"]
-    assert artifacts["size"] == {"nullable": True, INT_OR_STRING: True}
+    assert artifacts["size"] == {
+        "nullable": True,
+        INT_OR_STRING: True,
+        "description": field_docstrings(ModelArtifacts)["size"],
+    }
     assert artifacts["prefetch"] == {
         PRESERVE: True,
-        "description": "Either a boolean or an object with the fields"
-        f" {', '.join(Prefetch.model_fields)}.",
+        "description": f"{field_docstrings(ModelArtifacts)['prefetch']} Either a"
+        f" boolean or an object with the fields {', '.join(Prefetch.model_fields)}.",
     }
     # a model's docstring, as pydantic gives it
     assert artifacts["adapters"]["items"]["description"] == inspect.cleandoc(Adapter.__doc__ or "")
