@@ -26,8 +26,8 @@ STRICT_ANNOTATION = "krmfn.llm-d.ai/strict"
 class _Model(BaseModel):
     # strict: a string where the API wants a number (or the reverse) is an error, as the
     # API server would say; extra: the CRD has fields this function does not read.
-    # use_attribute_docstrings: a field's docstring is its description in the published
-    # schema (krmfn schema), which editors show.
+    # A docstring under a field is its description in the published schema (krmfn
+    # schema reads them from the source), which editors show.
     model_config = ConfigDict(strict=True, extra="allow", frozen=True, defer_build=True)
 
 
