@@ -39,7 +39,7 @@ KUSTOMIZE_EXPECTED = KUSTOMIZE_EXAMPLE / "expected.yaml"
 # Overlays in the shape of llm-d's guides, each built into its own expected.yaml.
 GUIDE_EXAMPLES = [
     KUSTOMIZE_EXAMPLE / name
-    for name in ("llm-d-guide", "llm-d-guide-pd", "llm-d-wide-ep", "llm-d-grove")
+    for name in ("llm-d-guide", "llm-d-guide-pd", "llm-d-wide-ep", "llm-d-grove", "llm-d-lora")
 ]
 OBJECT_STORAGE_EXAMPLE = KUSTOMIZE_EXAMPLE / "object-storage"
 KUSTOMIZE_EXAMPLES = [KUSTOMIZE_EXAMPLE, *GUIDE_EXAMPLES, OBJECT_STORAGE_EXAMPLE]

@@ -138,8 +138,10 @@ GENERATED = "krmfn.llm-d.ai/generated-by"
 
 
 def without_krmfn(example: Path, tmp_path: Path) -> Path:
-    """A copy of an overlay without its krmfn transformer: what the guide builds alone."""
-    copy = Path(shutil.copytree(example, tmp_path / example.name))
+    """A copy of an overlay without its krmfn transformer: what the guide builds alone.
+    The overlays beside it come along: an overlay may build on another's base."""
+    tree = Path(shutil.copytree(example.parent, tmp_path / example.parent.name))
+    copy = tree / example.name
     kustomization = copy / "kustomization.yaml"
     text = kustomization.read_text()
     assert "transformers:\n  - modelservice.yaml\n" in text
