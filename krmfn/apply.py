@@ -141,6 +141,11 @@ def _merge_container(
     if spec.mountModelVolume:
         _mount(journal, path, source, workload, explicit_env)
         extras.container(journal, path, ms, explicit_env)
+        given = journal.get((*path, "args"))
+        given = [str(a) for a in given] if isinstance(given, list) else []
+        if runs_shell(command):
+            given = words([*map(str, command[1:]), *given])
+        warnings += extras.read_only_root_warnings(journal, path, ms, given)
 
 
 def _mount(

@@ -144,3 +144,29 @@ def _compile_cache(
         if entry["name"] not in explicit_env:
             journal.ensure((*path, "env"), [])
             journal.set((*path, "env", Match("name", entry["name"])), entry)
+
+
+def read_only_root_warnings(
+    journal: Journal, path: Path, ms: ModelService, args: list[str]
+) -> Warnings:
+    """A marked container with a read-only root filesystem whose vLLM has nowhere to
+    write its compile cache: vLLM creates it under VLLM_CACHE_ROOT (~/.cache/vllm) at
+    start unless --enforce-eager, and stops when it cannot."""
+    where = (*path, "securityContext", "readOnlyRootFilesystem")
+    if journal.get(where) is not True or ms.compile_cache is not None:
+        return []
+    if any(a == "--enforce-eager" or a.startswith("--enforce-eager=") for a in args):
+        return []
+    mounts = journal.get((*path, "volumeMounts"))
+    if compile_cache.own_mount(mounts, _own_env(journal, path)) is not None:
+        return []
+    name = path[-1].value if isinstance(path[-1], Match) else ""
+    return [
+        (
+            f"{journal.name} container {name!r} has a read-only root filesystem, and vLLM"
+            " writes its compile cache under VLLM_CACHE_ROOT (~/.cache/vllm) at start:"
+            " set spec.modelArtifacts.compileCache, or mount a writable volume and point"
+            " VLLM_CACHE_ROOT into it (or run with --enforce-eager)",
+            format_path(indexed(journal.root, where)),
+        )
+    ]

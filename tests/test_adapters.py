@@ -402,3 +402,73 @@ def test_the_refusals_name_their_fields() -> None:
         ("lora-alone", "spec.modelArtifacts.lora"),
         ("unused", "spec.modelArtifacts.adapters[0].authSecretName"),
     ]
+
+
+READ_ONLY = """\
+apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: llm-d.ai/v1alpha1
+  kind: ModelService
+  metadata: {name: opt}
+  spec:
+    routing: {modelName: facebook/opt-125m}
+    modelArtifacts: {uri: hf://facebook/opt-125m}
+    decode:
+      containers: [{name: vllm, mountModelVolume: true}]
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: opt-decode}
+  spec:
+    selector: {matchLabels: {app: opt}}
+    template:
+      metadata: {labels: {app: opt}}
+      spec:
+        containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.10.0
+          args: [facebook/opt-125m]
+          securityContext: {readOnlyRootFilesystem: true}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "warned"),
+    [
+        ((), True),
+        (("args: [facebook/opt-125m]", "args: [facebook/opt-125m, --enforce-eager]"), False),
+        (
+            (
+                "modelArtifacts: {uri: hf://facebook/opt-125m}",
+                "modelArtifacts: {uri: hf://facebook/opt-125m, compileCache: pvc://cache}",
+            ),
+            False,
+        ),
+        (
+            (
+                "          securityContext:",
+                "          volumeMounts: [{name: torch-compile-cache, mountPath: /.cache}]\n"
+                "          securityContext:",
+            ),
+            False,
+        ),
+    ],
+    ids=["warned", "enforce-eager", "compileCache", "own cache mount"],
+)
+def test_a_read_only_root_needs_somewhere_for_the_compile_cache(
+    change: tuple[str, ...], warned: bool
+) -> None:
+    text = READ_ONLY.replace(*change) if change else READ_ONLY
+    outcome = run_cli(command(FIXTURES / "hf-basic"), text.encode())
+    out = yaml.safe_load(outcome.stdout)
+    expected = [
+        (
+            "opt-decode",
+            "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem",
+            "Deployment opt-decode container 'vllm' has a read-only root filesystem, and vLLM"
+            " writes its compile cache under VLLM_CACHE_ROOT (~/.cache/vllm) at start: set"
+            " spec.modelArtifacts.compileCache, or mount a writable volume and point"
+            " VLLM_CACHE_ROOT into it (or run with --enforce-eager)",
+        )
+    ]
+    assert _results(out, "warning") == (expected if warned else [])
