@@ -14,7 +14,7 @@ import pytest
 
 from tests.orchestrators import require
 from tests.runtime import workloads
-from tests.runtime.models import tensor_digests, tiny_model
+from tests.runtime.models import tensor_digests, tiny_adapter, tiny_model
 from tests.runtime.pods import Cluster
 from tests.runtime.standins.hub import Hub, Repo, commit_sha
 from tests.runtime.standins.stores import AzureStore, GcsStore, S3Store, TlsInterceptor
@@ -28,6 +28,14 @@ GATED = tiny_model(3)
 LLAMA = tiny_model(4, llama_original=True)
 # test/tiny has two revisions: the first pinned, `main` at the second.
 PINNED = commit_sha(TINY[1])
+# LoRA adapters of test/tiny: test/lora-gated (gated by TOKEN) has two revisions, the first
+# pinned as LORA_PINNED; test/lora-open one; the S3 bucket holds SQL_LORA under
+# adapters/sql-lora/; CLAIM_LORA is for a test to put on a claim.
+LORA_GATED = {1: tiny_adapter(11, "test/tiny"), 2: tiny_adapter(12, "test/tiny")}
+LORA_PINNED = commit_sha(LORA_GATED[1])
+LORA_OPEN = tiny_adapter(13, "test/tiny")
+SQL_LORA = tiny_adapter(14, "test/tiny")
+CLAIM_LORA = tiny_adapter(15, "test/tiny")
 
 
 def digests(files: dict[str, bytes]) -> dict[str, str]:
@@ -45,6 +53,8 @@ def hub() -> Iterator[Hub]:
         "test/tiny": Repo.of(TINY[1], TINY[2]),
         "test/gated": Repo.of(GATED, token=TOKEN),
         "test/llama": Repo.of(LLAMA),
+        "test/lora-gated": Repo.of(LORA_GATED[1], LORA_GATED[2], token=TOKEN),
+        "test/lora-open": Repo.of(LORA_OPEN),
     }
     with Hub(repos) as running:
         yield running
@@ -74,6 +84,7 @@ def interceptor() -> Iterator[TlsInterceptor]:
 def s3() -> Iterator[S3Store]:
     with S3Store() as store:
         store.upload(TINY[1], "tiny")
+        store.upload(SQL_LORA, "adapters/sql-lora")
         yield store
 
 

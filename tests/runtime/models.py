@@ -1,6 +1,7 @@
 """Tiny model repos, made in memory: the files of a one-layer Llama-like model whose
 tensors come from a seed, so that two seeds are two models a test can tell apart by the
-digests of their tensors (`tensor_digests`), whoever loaded them.
+digests of their tensors (`tensor_digests`), whoever loaded them; and LoRA adapters of that
+model, made the same way (`tiny_adapter`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,39 @@ def tiny_model(seed: int, *, llama_original: bool = False) -> dict[str, bytes]:
             }
         )
     return files
+
+
+# The modules a tiny adapter adapts, as PEFT names them in adapter_config.json.
+ADAPTED = ("q_proj", "v_proj")
+
+
+def tiny_adapter(seed: int, base_model_name: str, rank: int = 8) -> dict[str, bytes]:
+    """The files of a PEFT LoRA adapter of the tiny model (relative path -> bytes), the same
+    for the same seed: adapter_config.json (`peft_type` LORA, `r`, `base_model_name_or_path`
+    as vLLM's filesystem resolver matches it) and adapter_model.safetensors, whose lora_A
+    (r x HIDDEN) and lora_B (HIDDEN x r) of each adapted projection come from the seed."""
+    rng = np.random.default_rng([seed, 2])
+    tensors = {}
+    for module in ADAPTED:
+        prefix = f"base_model.model.model.layers.0.self_attn.{module}"
+        tensors[f"{prefix}.lora_A.weight"] = rng.standard_normal((rank, HIDDEN), dtype=np.float32)
+        tensors[f"{prefix}.lora_B.weight"] = rng.standard_normal((HIDDEN, rank), dtype=np.float32)
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": base_model_name,
+        "r": rank,
+        "lora_alpha": 2 * rank,
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "target_modules": list(ADAPTED),
+        "fan_in_fan_out": False,
+        "inference_mode": True,
+    }
+    return {
+        "adapter_config.json": _json(config),
+        "adapter_model.safetensors": save(tensors, metadata={"format": "pt"}),
+    }
 
 
 def tensor_digests(files: dict[str, bytes]) -> dict[str, str]:

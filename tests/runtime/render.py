@@ -68,7 +68,8 @@ def render(*items: dict[str, Any], config: dict[str, str] | None = None) -> Rend
         }
     text = yaml.safe_dump(resource_list)
     # KRMFN_RUNTIME_KRMFN runs the tier against another krmfn (an older checkout, say:
-    # `python -P -m krmfn` with PYTHONPATH set to it).
+    # `env PYTHONPATH=<checkout> python -P -m krmfn`; the runtime script puts this checkout
+    # first on the PYTHONPATH it exports).
     command = shlex.split(os.environ.get("KRMFN_RUNTIME_KRMFN", "")) or [
         sys.executable,
         "-m",

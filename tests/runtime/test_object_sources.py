@@ -67,15 +67,30 @@ def test_s3_streams_from_an_s3_compatible_endpoint(
 
 def test_s3_streams_into_a_read_only_root_filesystem(cluster: Cluster, s3: S3Store) -> None:
     """vLLM pulls the model's config and tokenizer files into its assets cache before it
-    streams the tensors: a container whose root filesystem is read-only (a restricted pod
-    security profile) needs that cache on a volume."""
+    streams the tensors, and writes its compile cache at start: a container whose root
+    filesystem is read-only (a restricted pod security profile) needs both on volumes.
+    krmfn gives the assets cache the model volume, and warns that the compile cache has
+    nowhere to go until compileCache (or a mount of the workload's own) gives it one."""
     s3_cluster(cluster, s3)
-    ms = s3_modelservice()
     locked = workload("Deployment", MODEL, security={"readOnlyRootFilesystem": True})
+    warned = render(s3_modelservice(), locked)
+    assert [m for m in warned.messages("warning") if "read-only root" in m] == [
+        "Deployment llm-decode container 'vllm' has a read-only root filesystem, and vLLM"
+        " writes its compile cache"
+        " under VLLM_CACHE_ROOT (~/.cache/vllm) at start: set"
+        " spec.modelArtifacts.compileCache, or mount a writable volume and point"
+        " VLLM_CACHE_ROOT into it (or run with --enforce-eager)"
+    ]
+    with pytest.raises(PodFailed, match="Read-only file system"):
+        run_workload(cluster, warned.item("Deployment"))
+    cluster.claim("compile-cache")
+    ms = s3_modelservice()
+    ms["spec"]["modelArtifacts"]["compileCache"] = "pvc://compile-cache/tiny"
     item = render(ms, locked).item("Deployment")
     [(_, loaded)] = run_workload(cluster, item)
     assert loaded["tensors"] == digests(TINY[1])
     assert loaded["config"].startswith("/model-cache/")
+    assert loaded["compile_cache"]["vllm_root"] == "/compile-cache/vllm"
 
 
 def test_s3_store_refuses_wrong_keys(cluster: Cluster, s3: S3Store) -> None:
