@@ -172,20 +172,7 @@ def _mount(
 
 def _mount_volume(journal: Journal, path: Path, source: Source, workload: str) -> None:
     root = source.options.mount_root
-    mounts = journal.get((*path, "volumeMounts"))
-    for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
-        if (
-            isinstance(mount, dict)
-            and str(mount.get("mountPath", "")).rstrip("/") == root
-            and mount.get("name") != VOLUME_NAME
-        ):
-            container = path[-1].value if isinstance(path[-1], Match) else ""
-            raise FieldError(
-                f"{workload} container {container!r} already mounts volume"
-                f" {mount.get('name')!r} at {root}; remove it or move it, the model volume"
-                f" {VOLUME_NAME!r} goes there",
-                format_path(indexed(journal.root, (*path, "volumeMounts", index))),
-            )
+    extras.check_mount_path(journal, path, root, VOLUME_NAME, "the model volume")
     journal.ensure((*path, "volumeMounts"), [])
     journal.set((*path, "volumeMounts", Match("name", VOLUME_NAME)), source.mount())
 

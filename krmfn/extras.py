@@ -18,23 +18,29 @@ from krmfn.paths import Match, Path, format_path
 Warnings = list[tuple[str, str]]
 
 
-def check_mount_path(journal: Journal, container: Path, mount_path: str, mine: str) -> None:
-    """Raise FieldError when the container already mounts another volume than `mine` at
-    `mount_path`: the API server rejects two mounts at one path."""
+def check_mount_path(
+    journal: Journal, container: Path, mount_path: str, mine: str, what: str = "krmfn's volume"
+) -> None:
+    """Raise FieldError when the container already mounts another volume than `mine`
+    (`what` says whose) at `mount_path`: the API server rejects two mounts at one path."""
     mounts = journal.get((*container, "volumeMounts"))
     for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
         if (
             isinstance(mount, dict)
-            and str(mount.get("mountPath", "")).rstrip("/") == mount_path.rstrip("/")
+            and _same_path(str(mount.get("mountPath", "")), mount_path)
             and mount.get("name") != mine
         ):
             name = container[-1].value if isinstance(container[-1], Match) else ""
             raise FieldError(
                 f"{journal.name} container {name!r} already mounts volume"
-                f" {mount.get('name')!r} at {mount_path}; remove it or move it, krmfn's"
-                f" volume {mine!r} goes there",
+                f" {mount.get('name')!r} at {mount_path}; remove it or move it, {what}"
+                f" {mine!r} goes there",
                 format_path(indexed(journal.root, (*container, "volumeMounts", index))),
             )
+
+
+def _same_path(one: str, other: str) -> bool:
+    return (one.rstrip("/") or "/") == (other.rstrip("/") or "/")
 
 
 def volumes(journal: Journal, pod: Path, ms: ModelService) -> None:
