@@ -246,9 +246,13 @@ def _inherits(scheme: str, model: Source) -> bool:
 
 
 def _options(spec: AdapterSpec, model: Source) -> Options:
-    """An adapter's source options: its own credential settings, or the model's where it
-    is of the model's family (the same hub, the same store)."""
+    """An adapter's source options: its own settings, or the model's where it is of the
+    model's family (the same hub, the same store). The Secret and the kind of credentials
+    go together: an adapter that gives either takes neither from the model (a gs://
+    adapter with `credentials: workloadIdentity` beside a model with a key has no Secret)."""
     mine = model.options if _inherits(spec.uri.partition("://")[0], model) else Options()
+    if spec.authSecretName is not None or spec.credentials is not None:
+        mine = mine._replace(auth_secret_name="", credentials="")
     base = model.options
 
     def pick(own: str | None, inherited: str) -> str:

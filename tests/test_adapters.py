@@ -472,3 +472,57 @@ def test_a_read_only_root_needs_somewhere_for_the_compile_cache(
         )
     ]
     assert _results(out, "warning") == (expected if warned else [])
+
+
+GCS = """\
+apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: llm-d.ai/v1alpha1
+  kind: ModelService
+  metadata: {name: tiny}
+  spec:
+    routing: {modelName: test/tiny}
+    modelArtifacts:
+      uri: gs://acme-models/tiny
+      authSecretName: gcs-key
+      credentials: serviceAccountKey
+      adapters:
+      - {name: lora, uri: gs://acme-models/lora ADAPTER}
+    decode:
+      containers: [{name: vllm, mountModelVolume: true}]
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: tiny-decode}
+  spec:
+    selector: {matchLabels: {app: tiny}}
+    template:
+      metadata: {labels: {app: tiny}}
+      spec:
+        containers: [{name: vllm, image: vllm/vllm-openai:v0.10.0}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("adapter", "env", "volumes"),
+    [
+        # nothing of its own: the model's key, in a volume of the adapter's
+        (
+            "",
+            ["RUNAI_STREAMER_GCS_CREDENTIAL_FILE", "GOOGLE_APPLICATION_CREDENTIALS"],
+            ["adapters", "adapter-lora-key"],
+        ),
+        # its own kind of credentials: none of the model's Secret
+        (", credentials: workloadIdentity", [], ["adapters"]),
+    ],
+    ids=["inherited key", "workload identity"],
+)
+def test_an_adapter_takes_the_models_secret_and_credentials_together(
+    adapter: str, env: list[str], volumes: list[str]
+) -> None:
+    outcome = run_cli(command(FIXTURES / "hf-basic"), GCS.replace("ADAPTER", adapter).encode())
+    assert outcome.status == 0, outcome.stderr.decode()
+    pod = _pod(yaml.safe_load(outcome.stdout), "tiny-decode")
+    [fetch] = pod["initContainers"]
+    assert [e["name"] for e in fetch.get("env", [])] == env
+    assert [v["name"] for v in pod["volumes"]] == ["model-storage", "gcs-credentials", *volumes]
