@@ -30,12 +30,16 @@ LLAMA = tiny_model(4, llama_original=True)
 PINNED = commit_sha(TINY[1])
 # LoRA adapters of test/tiny: test/lora-gated (gated by TOKEN) has two revisions, the first
 # pinned as LORA_PINNED; test/lora-open one; the S3 bucket holds SQL_LORA under
-# adapters/sql-lora/; CLAIM_LORA is for a test to put on a claim.
+# adapters/sql-lora/, Cloud Storage's GCS_LORA under adapters/gcs-lora/, Azure's AZ_LORA
+# under adapters/az-lora/; CLAIM_LORA is for a test to put on a claim, OCI_LORA in an image.
 LORA_GATED = {1: tiny_adapter(11, "test/tiny"), 2: tiny_adapter(12, "test/tiny")}
 LORA_PINNED = commit_sha(LORA_GATED[1])
 LORA_OPEN = tiny_adapter(13, "test/tiny")
 SQL_LORA = tiny_adapter(14, "test/tiny")
 CLAIM_LORA = tiny_adapter(15, "test/tiny")
+GCS_LORA = tiny_adapter(16, "test/tiny")
+AZ_LORA = tiny_adapter(17, "test/tiny")
+OCI_LORA = tiny_adapter(18, "test/tiny")
 
 
 def digests(files: dict[str, bytes]) -> dict[str, str]:
@@ -92,6 +96,7 @@ def s3() -> Iterator[S3Store]:
 def gcs(interceptor: TlsInterceptor) -> Iterator[GcsStore]:
     with GcsStore(bucket="acme-models", proxy=interceptor) as store:
         store.upload(TINY[1], "tiny")
+        store.upload(GCS_LORA, "adapters/gcs-lora")
         yield store
 
 
@@ -99,4 +104,5 @@ def gcs(interceptor: TlsInterceptor) -> Iterator[GcsStore]:
 def azure(interceptor: TlsInterceptor) -> Iterator[AzureStore]:
     with AzureStore(interceptor) as store:
         store.upload(TINY[1], "tiny")
+        store.upload(AZ_LORA, "adapters/az-lora")
         yield store

@@ -5,22 +5,32 @@ it, as vLLM loads LoRAs at startup, and finds the compile cache an earlier pod w
 The adapters: `hf://test/lora-gated@<first revision>` (gated by the hub's token, the one
 of the model's `authSecretName`), `pvc://loras/claim-lora` (a claim of the cluster) and
 `s3://models/adapters/sql-lora` (the S3 stand-in, with its keys' Secret), each of the tiny
-model `test/tiny`, whose tensors tell them apart."""
+model `test/tiny`, whose tensors tell them apart. One adapter at a time, the sources that
+need the clouds' stand-ins or podman: `gs://acme-models/adapters/gcs-lora` with a service
+account key of its own (beside a `gs://` model's key too) or the pod's Workload Identity,
+`az://models/adapters/az-lora` with a service principal, and an image volume
+`oci://localhost/krmfn-runtime/lora:v1//loras/oci-lora`."""
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.orchestrators import require
 from tests.runtime.conftest import (
+    AZ_LORA,
     CLAIM_LORA,
+    GCS_LORA,
     HUB_ENDPOINT,
     LORA_GATED,
     LORA_PINNED,
+    OCI_LORA,
     SQL_LORA,
     TINY,
     TOKEN,
@@ -28,9 +38,15 @@ from tests.runtime.conftest import (
 )
 from tests.runtime.pods import Cluster, PodFailed
 from tests.runtime.render import Rendered, modelservice, render
-from tests.runtime.runs import report, run_workload
+from tests.runtime.runs import report, run_workload, volume
 from tests.runtime.standins.hub import Hub
-from tests.runtime.standins.stores import S3Store
+from tests.runtime.standins.stores import (
+    AzureStore,
+    GcsStore,
+    S3Store,
+    ServiceAccountKey,
+    TlsInterceptor,
+)
 from tests.runtime.workloads import pods, roles, workload
 
 CONFIG = {"hfEndpoint": HUB_ENDPOINT}
@@ -38,7 +54,14 @@ MODEL = "{{ .HFModelName }}"
 BASE = "test/tiny"
 NAMES = ("gated-lora", "claim-lora", "sql-lora")
 # What each adapter's folder must hold: the gated repo's first (pinned) revision.
-FILES = {"gated-lora": LORA_GATED[1], "claim-lora": CLAIM_LORA, "sql-lora": SQL_LORA}
+FILES = {
+    "gated-lora": LORA_GATED[1],
+    "claim-lora": CLAIM_LORA,
+    "sql-lora": SQL_LORA,
+    "gcs-lora": GCS_LORA,
+    "az-lora": AZ_LORA,
+    "oci-lora": OCI_LORA,
+}
 RESOLVER_ENV = {
     "VLLM_PLUGINS": "lora_filesystem_resolver",
     "VLLM_LORA_RESOLVER_CACHE_DIR": "/adapters",
@@ -83,11 +106,15 @@ def ready(cluster: Cluster, s3: S3Store) -> Cluster:
         "AWS_ACCESS_KEY_ID": s3.access_key_id,
         "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
     }
-    for path, data in CLAIM_LORA.items():
-        target = cluster.claim("loras") / "claim-lora" / path
+    put_files(cluster.claim("loras") / "claim-lora", CLAIM_LORA)
+    return cluster
+
+
+def put_files(folder: Path, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    return cluster
 
 
 def deployment(rendered: Rendered) -> dict[str, Any]:
@@ -263,6 +290,274 @@ def test_a_removed_adapter_leaves_no_trace(cluster: Cluster, s3: S3Store, remove
     [(_, loaded)] = run_workload(cluster, item)
     assert loaded["lora"]["modules"] == [module(n) for n in kept]
     assert len(loaded["options"]["--lora-modules"]) == 2
+
+
+# -- adapters from Cloud Storage, Azure and an image ----------------------------------------
+
+GCS_MODEL = "{{ .MountedModelPath }}"
+GCS_KEY_FOLDER = "/var/run/secrets/krmfn/gcs"
+GCS_KEY_ENV = {
+    "RUNAI_STREAMER_GCS_CREDENTIAL_FILE": f"{GCS_KEY_FOLDER}/key.json",
+    "GOOGLE_APPLICATION_CREDENTIALS": f"{GCS_KEY_FOLDER}/key.json",
+}
+AZURE_SP_KEYS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET")
+
+
+def one_adapter(
+    entry: dict[str, Any], uri: str = "hf://test/tiny", model: str = MODEL, **artifacts: Any
+) -> Rendered:
+    """A Deployment of `uri` (test/tiny from the hub by default) serving one adapter,
+    static, rank 8, rendered."""
+    service = modelservice(
+        uri,
+        roles("Deployment"),
+        [model],
+        adapters=[entry],
+        lora={"mode": "static", "maxRank": 8},
+        **artifacts,
+    )
+    return render(service, workload("Deployment", model), config=CONFIG)
+
+
+def fetcher(item: dict[str, Any], name: str) -> dict[str, Any]:
+    """The adapter's init container: the only one the pod has."""
+    [init] = pod_spec(item).get("initContainers") or []
+    assert init["name"] == f"adapter-{name}", init["name"]
+    return init
+
+
+def secret_volumes(item: dict[str, Any]) -> dict[str, str]:
+    """The pod's Secret volumes: volume name -> Secret name."""
+    volumes = pod_spec(item)["volumes"]
+    return {v["name"]: v["secret"]["secretName"] for v in volumes if "secret" in v}
+
+
+def assert_loads_alone(
+    cluster: Cluster, item: dict[str, Any], name: str, tensors: dict[str, str]
+) -> dict[str, Any]:
+    """As the static case: vLLM is told of the one adapter, at /adapters/<name>, loads its
+    tensors from there, and the model's are `tensors`."""
+    args = vllm_of(item)["args"]
+    assert args.count("--lora-modules") == 1
+    at = args.index("--lora-modules")
+    assert json.loads(args[at + 1]) == {
+        "name": name,
+        "path": f"/adapters/{name}",
+        "base_model_name": BASE,
+    }
+    assert args[at + 2 :] == [
+        "--enable-lora",
+        "--max-lora-rank=8",
+        "--max-loras=1",
+        "--port",
+        "8000",
+    ]
+    [(_, loaded)] = run_workload(cluster, item)
+    assert loaded["tensors"] == tensors
+    assert loaded["options"]["--lora-modules"] == args[at + 1 : at + 2]
+    assert loaded["lora"] == {
+        "enabled": True,
+        "max_rank": 8,
+        "max_loras": 1,
+        "modules": [module(name)],
+        "resolver": None,
+    }
+    return loaded
+
+
+def cloud(cluster: Cluster, interceptor: TlsInterceptor) -> Cluster:
+    """The clouds' host names through the proxy and its CA bundle, in every container."""
+    cluster.env.update(interceptor.env())
+    cluster.files.update(interceptor.mounts())
+    return cluster
+
+
+def object_requests(gcs: GcsStore) -> list[Any]:
+    return [r for r in gcs.requests if not r.path.startswith("/token")]
+
+
+def gcs_key_adapter(gcs: GcsStore) -> dict[str, Any]:
+    return {
+        "name": "gcs-lora",
+        "uri": gcs.uri("adapters/gcs-lora"),
+        "authSecretName": "gcs-lora-key",
+        "credentials": "serviceAccountKey",
+    }
+
+
+def assert_key_is_the_adapters(item: dict[str, Any]) -> str:
+    """The init container reads the key file from a volume of the adapter's Secret, which
+    vLLM's container does not mount; returns that volume's name."""
+    init = fetcher(item, "gcs-lora")
+    assert env_of(init) == GCS_KEY_ENV
+    [adapters, key] = init["volumeMounts"]
+    assert adapters == {"name": "adapters", "mountPath": "/adapters"}
+    assert key == {"name": key["name"], "mountPath": GCS_KEY_FOLDER, "readOnly": True}
+    assert secret_volumes(item)[key["name"]] == "gcs-lora-key"
+    assert key["name"] not in {m["name"] for m in vllm_of(item)["volumeMounts"]}
+    assert_adapter_volumes(item, ("gcs-lora",))
+    return str(key["name"])
+
+
+def revoked(key: ServiceAccountKey) -> str:
+    """The key file with a key id the store does not know, as after the key is deleted."""
+    data = json.loads(key.json_key())
+    data["private_key_id"] = "0" * 40
+    return json.dumps(data)
+
+
+def test_gs_adapter_pulls_with_its_own_service_account_key(
+    cluster: Cluster, interceptor: TlsInterceptor, gcs: GcsStore
+) -> None:
+    cloud(cluster, interceptor)
+    cluster.secrets["gcs-lora-key"] = {"key.json": gcs.service_account_key("lora").json_key()}
+    item = deployment(one_adapter(gcs_key_adapter(gcs)))
+    key_volume = assert_key_is_the_adapters(item)
+    # The model is the hub's: no other Secret volume, no key env in vLLM's container.
+    assert secret_volumes(item) == {key_volume: "gcs-lora-key"}
+    assert not set(GCS_KEY_ENV) & set(env_of(vllm_of(item)))
+    gcs.clear_requests()
+    assert_loads_alone(cluster, item, "gcs-lora", digests(TINY[2]))
+    # google-cloud-storage exchanged the key for a token, and only that token was shown.
+    assert {(r.auth, r.status < 300) for r in object_requests(gcs)} == {("token:oauth", True)}
+
+
+def test_gs_adapter_key_is_its_own_beside_the_models(
+    cluster: Cluster, interceptor: TlsInterceptor, gcs: GcsStore
+) -> None:
+    """A gs:// model with a key of its Secret, a gs:// adapter with a key of another: each
+    container reads the key of its own Secret at the same path."""
+    cloud(cluster, interceptor)
+    model_key = gcs.service_account_key("model")
+    lora_key = gcs.service_account_key("lora")
+    item = deployment(
+        one_adapter(
+            gcs_key_adapter(gcs),
+            "gs://acme-models/tiny",
+            GCS_MODEL,
+            authSecretName="gcs-key",
+            credentials="serviceAccountKey",
+        )
+    )
+    key_volume = assert_key_is_the_adapters(item)
+    [model_mount] = [m for m in vllm_of(item)["volumeMounts"] if m["mountPath"] == GCS_KEY_FOLDER]
+    assert secret_volumes(item) == {key_volume: "gcs-lora-key", model_mount["name"]: "gcs-key"}
+    assert {k: env_of(vllm_of(item))[k] for k in GCS_KEY_ENV} == GCS_KEY_ENV
+    cluster.secrets["gcs-key"] = {"key.json": model_key.json_key()}
+    cluster.secrets["gcs-lora-key"] = {"key.json": lora_key.json_key()}
+    loaded = assert_loads_alone(cluster, item, "gcs-lora", digests(TINY[1]))
+    assert loaded["files"] == ["gs://acme-models/tiny/model.safetensors"]
+    name, spec, extra = pods(item)[0]
+    # The adapter's key refused, the model's good: the adapter's pull fails.
+    cluster.secrets["gcs-lora-key"] = {"key.json": revoked(lora_key)}
+    with pytest.raises(PodFailed) as failed:
+        cluster.run(name, spec, extra)
+    assert failed.value.reason == "Init:Error", failed.value
+    assert failed.value.detail.startswith("adapter-gcs-lora exited 1"), failed.value.detail
+    assert "unknown key id" in failed.value.detail, failed.value.detail
+    assert not (cluster.root / "pods" / name / "reports" / "vllm.json").exists()
+    # The model's key refused, the adapter's good: the adapter is pulled, vLLM fails.
+    cluster.secrets["gcs-key"] = {"key.json": revoked(model_key)}
+    cluster.secrets["gcs-lora-key"] = {"key.json": lora_key.json_key()}
+    with pytest.raises(PodFailed) as refused:
+        cluster.run(name, spec, extra)
+    assert refused.value.reason == "Error", refused.value
+    assert refused.value.detail.startswith("vllm exited"), refused.value.detail
+    assert "unknown key id" in refused.value.detail, refused.value.detail
+    pulled = volume(cluster, name, "adapters") / "gcs-lora"
+    assert {p.name: p.read_bytes() for p in pulled.iterdir()} == GCS_LORA
+
+
+def test_gs_adapter_pulls_with_the_pods_own_identity(
+    cluster: Cluster, interceptor: TlsInterceptor, gcs: GcsStore
+) -> None:
+    cloud(cluster, interceptor)
+    item = deployment(one_adapter({"name": "gcs-lora", "uri": gcs.uri("adapters/gcs-lora")}))
+    init = fetcher(item, "gcs-lora")
+    assert "env" not in init
+    assert init["volumeMounts"] == [{"name": "adapters", "mountPath": "/adapters"}]
+    assert secret_volumes(item) == {}
+    assert_adapter_volumes(item, ("gcs-lora",))
+    with gcs.metadata_server() as metadata:
+        # What GKE gives a pod of a Workload Identity service account.
+        cluster.env.update(metadata.env())
+        gcs.clear_requests()
+        assert_loads_alone(cluster, item, "gcs-lora", digests(TINY[2]))
+    assert {(r.auth, r.status < 300) for r in object_requests(gcs)} == {("token:metadata", True)}
+
+
+def test_az_adapter_pulls_with_a_service_principal(
+    cluster: Cluster, interceptor: TlsInterceptor, azure: AzureStore
+) -> None:
+    cloud(cluster, interceptor)
+    principal = azure.service_principal_env()
+    cluster.secrets["azure-sp"] = {k: principal[k] for k in AZURE_SP_KEYS}
+    entry = {
+        "name": "az-lora",
+        "uri": azure.uri("adapters/az-lora"),
+        "account": azure.account,
+        "authSecretName": "azure-sp",
+    }
+    item = deployment(one_adapter(entry))
+    init = fetcher(item, "az-lora")
+    assert env_of(init) == {
+        "AZURE_STORAGE_ACCOUNT_NAME": azure.account,
+        **{k: {"secretKeyRef": {"name": "azure-sp", "key": k}} for k in AZURE_SP_KEYS},
+    }
+    assert init["volumeMounts"] == [{"name": "adapters", "mountPath": "/adapters"}]
+    assert not {"AZURE_STORAGE_ACCOUNT_NAME", *AZURE_SP_KEYS} & set(env_of(vllm_of(item)))
+    assert_adapter_volumes(item, ("az-lora",))
+    since = len(azure.grants)
+    assert_loads_alone(cluster, item, "az-lora", digests(TINY[2]))
+    # Entra ID handed out tokens for the principal's secret, and refused nothing.
+    assert azure.grants[since:] and set(azure.grants[since:]) == {"secret"}
+
+
+LORA_IMAGE = "localhost/krmfn-runtime/lora:v1"
+
+
+@pytest.fixture(scope="session")
+def adapter_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """An image holding an adapter under /loras/oci-lora, built and mounted by podman: the
+    files the kubelet's image volume would show."""
+    podman = require("podman")
+    context = tmp_path_factory.mktemp("lora-image")
+    put_files(context / "loras" / "oci-lora", OCI_LORA)
+    (context / "Containerfile").write_text("FROM scratch\nCOPY loras /loras\n")
+    subprocess.run([podman, "build", "-q", "-t", LORA_IMAGE, str(context)], check=True)
+    mounted = subprocess.run(
+        [podman, "image", "mount", LORA_IMAGE], check=True, capture_output=True, text=True
+    )
+    yield LORA_IMAGE, Path(mounted.stdout.strip())
+    subprocess.run([podman, "image", "unmount", LORA_IMAGE], check=False)
+    subprocess.run([podman, "rmi", "-f", LORA_IMAGE], check=False, capture_output=True)
+
+
+def test_oci_adapter_is_read_from_its_image_volume(
+    cluster: Cluster, adapter_image: tuple[str, Path]
+) -> None:
+    reference, files = adapter_image
+    cluster.images[reference] = files
+    rendered = one_adapter({"name": "oci-lora", "uri": f"oci://{reference}//loras/oci-lora"})
+    assert [m for m in rendered.messages("warning") if "image volumes" in m]
+    item = deployment(rendered)
+    spec = pod_spec(item)
+    assert spec["volumes"] == [
+        {"name": "model-storage", "emptyDir": {}},
+        {
+            "name": "adapter-oci-lora",
+            "image": {"reference": reference, "pullPolicy": "IfNotPresent"},
+        },
+    ]
+    assert "initContainers" not in spec
+    [mount] = [m for m in vllm_of(item)["volumeMounts"] if m["mountPath"].startswith("/adapters")]
+    assert mount == {
+        "name": "adapter-oci-lora",
+        "mountPath": "/adapters/oci-lora",
+        "subPath": "loras/oci-lora",
+        "readOnly": True,
+    }
+    assert_loads_alone(cluster, item, "oci-lora", digests(TINY[2]))
 
 
 # -- the compile cache -------------------------------------------------------------------
