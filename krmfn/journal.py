@@ -311,6 +311,14 @@ def _names_mount(path: Path) -> bool:
     return len(path) >= 2 and path[-2] == "volumeMounts" and isinstance(path[-1], Match)
 
 
+def _volume_of(path: Path, mount: Any) -> Any:
+    """The volume a recorded mount (found as `mount`, or ABSENT) names."""
+    if isinstance(mount, dict) and "name" in mount:
+        return mount["name"]
+    last = path[-1]
+    return last.value if isinstance(last, Match) and last.field == "name" else None
+
+
 def _mounted(root: Any, path: Path, kept_mounts: list[Any]) -> bool:
     """Whether `path` is a pod spec's volume that a recorded mount the take-back left
     (not found, or changed since) still names in one of its containers."""
@@ -341,7 +349,7 @@ def undo(root: Any, ops: list[Op]) -> dict[str, int]:
     for op in reversed(ops):
         current = get(root, op.path)
         if op.kind is Kind.ADD and _names_mount(op.path) and not _there(current, op.digest):
-            kept_mounts.append(op.path[-1].value)
+            kept_mounts.append(_volume_of(op.path, current))
         if op.kind is Kind.PREFIX:
             if isinstance(current, list) and _same(current[: op.elements], op.digest):
                 for _ in range(op.elements):
@@ -366,6 +374,9 @@ def undo(root: Any, ops: list[Op]) -> dict[str, int]:
             if restored is ABSENT and op.kind is Kind.SET and isinstance(last, Match):
                 removed[format_path(op.path)] = _find(get(root, op.path[:-1]), last)
             _write(root, op.path, restored)
+            if op.kind is Kind.ADD and _names_mount(op.path) and get(root, op.path) is not ABSENT:
+                # A copy of the recorded mount is left (the user's): it keeps its volume.
+                kept_mounts.append(_volume_of(op.path, current))
             if op.kind is Kind.ADD:
                 _prune(root, op.path[:-1], op.created)
     return removed

@@ -798,3 +798,36 @@ def test_finding_32_the_rerun_input_keeps_the_space_before_a_comment_after_a_flo
     assert run.output.endswith(b"}]  # why: because\n}\n")
     assert rerun_input(FuzzInput(data), run.output) == data
     assert violations(FuzzInput(data)) == []
+
+
+def test_finding_33_a_copy_of_a_recorded_mount_keeps_its_volume() -> None:
+    # An orphaned workload held krmfn's model-storage mount twice (the user's copy of it):
+    # the take-back removed one mount and the volume, and the other named a volume that
+    # no longer existed. A volume a mount still names now stays.
+    record = (
+        "v2 qwen decode\\nadd spec.template.spec.volumes[name=model-storage] 3f6667 ^1\\n"
+        "add spec.template.spec.containers[name=vllm].volumeMounts[name=model-storage]"
+        " 9e5f83 ^1"
+    )
+    mount = '{"name": "model-storage", "mountPath": "/model-cache"}'
+    ms = (
+        "- {apiVersion: llm-d.ai/v1alpha1, kind: ModelService, metadata: {name: qwen}, spec:"
+        " {routing: {modelName: Qwen/Qwen3-8B}, modelArtifacts: {uri: hf://Qwen/Qwen3-8B},"
+        " decode: {target: {kind: Deployment, name: other}, containers: [{name: vllm}]}}}\n"
+    )
+    data = (
+        _LIST
+        + ms
+        + '- {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "decode",'
+        f' "annotations": {{"krmfn.llm-d.ai/applied": "{record}"}}}}, "spec": {{"selector":'
+        ' {"matchLabels": {"app": "d"}}, "template": {"metadata": {"labels": {"app": "d"}},'
+        f' "spec": {{"containers": [{{"name": "vllm", "image": "vllm", "volumeMounts": [{mount},'
+        f' {mount}]}}], "volumes": [{{"name": "model-storage", "emptyDir": {{}}}}]}}}}}}}}\n'
+    )
+    run = run_function(FuzzInput(data.encode()))
+    out = yaml.safe_load(run.output)["items"][1]["spec"]["template"]["spec"]
+    assert out["containers"][0]["volumeMounts"] == [
+        {"name": "model-storage", "mountPath": "/model-cache"}
+    ]
+    assert out["volumes"] == [{"name": "model-storage", "emptyDir": {}}]
+    assert violations(FuzzInput(data.encode())) == []
