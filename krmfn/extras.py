@@ -121,31 +121,32 @@ def _compile_cache(
     journal: Journal, path: Path, cache: compile_cache.CompileCache, explicit_env: set[str]
 ) -> None:
     """The container's own compile-cache mount moves onto the claim; without one, the
-    claim is mounted at compile_cache.ROOT."""
-    pod = path[:-2]
+    claim is mounted at compile_cache.ROOT. The volume is written before the mount, as
+    every volume krmfn adds: a take-back keeps a volume that a mount still names."""
     given = _own_env(journal, path)
     index = compile_cache.own_mount(journal.get((*path, "volumeMounts")), given)
     if index is None:
-        name = compile_cache.VOLUME
-        check_mount_path(journal, path, compile_cache.ROOT, name)
-        mount: dict[str, Any] = {"name": name, "mountPath": compile_cache.ROOT}
-        if cache.path:
-            mount["subPath"] = cache.path
-        journal.ensure((*path, "volumeMounts"), [])
-        journal.set((*path, "volumeMounts", Match("name", name)), mount)
-        mount_path = compile_cache.ROOT
+        name, mount_path = compile_cache.VOLUME, compile_cache.ROOT
+        check_mount_path(journal, path, mount_path, name)
     else:
         own = journal.get((*path, "volumeMounts", index))
         name, mount_path = str(own["name"]), str(own.get("mountPath", ""))
-        where = (*path, "volumeMounts", Match("name", name))
+    volume = (*path[:-2], "volumes", Match("name", name))
+    if journal.get(volume) != cache.volume(name):
+        journal.ensure((*path[:-2], "volumes"), [])
+        journal.set(volume, cache.volume(name))
+    where = (*path, "volumeMounts", Match("name", name))
+    if index is None:
+        mount: dict[str, Any] = {"name": name, "mountPath": mount_path}
+        if cache.path:
+            mount["subPath"] = cache.path
+        journal.ensure((*path, "volumeMounts"), [])
+        journal.set(where, mount)
+    else:
         if cache.path and own.get("subPath") != cache.path:
             journal.set((*where, "subPath"), cache.path)
         if own.get("readOnly") is True:
             journal.set((*where, "readOnly"), False)
-    volume = (*pod, "volumes", Match("name", name))
-    if journal.get(volume) != cache.volume(name):
-        journal.ensure((*pod, "volumes"), [])
-        journal.set(volume, cache.volume(name))
     for entry in cache.env(mount_path, given):
         if entry["name"] not in explicit_env:
             journal.ensure((*path, "env"), [])
