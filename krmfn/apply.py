@@ -95,6 +95,7 @@ def _merge_container(
     own = journal.get((*path, "args"))
     own_args = [str(a) for a in own] if isinstance(own, list) else []
     args = list(spec.args or [])
+    told: list[str] = []  # what a marked container's vLLM is told, once the args are in
     if runs_shell(command):
         shell = " ".join(map(str, command))
         if args:
@@ -107,10 +108,10 @@ def _merge_container(
             )
         if spec.mountModelVolume:
             script = (*path, "args") if own_args else (*path, "command")
-            script_words = words([*map(str, command[1:]), *own_args])
+            told = words([*map(str, command[1:]), *own_args])
             at = format_path(indexed(journal.root, script))
             context = f"{workload} container {spec.name!r}"
-            for arg in source.args(script_words):
+            for arg in source.args(told):
                 warnings.append(
                     (
                         f"{context} runs a shell script, which krmfn"
@@ -118,11 +119,12 @@ def _merge_container(
                         at,
                     )
                 )
-            warnings += extras.shell_warnings(ms, script_words, context, at)
+            warnings += extras.shell_warnings(ms, told, context, at)
     elif spec.mountModelVolume:
         args += source.args([*args, *own_args])
         at = format_path(indexed(journal.root, (*path, "args")))
         args += extras.lora_args(ms, [*args, *own_args], at)
+        told = [*args, *own_args]
     journal.prefix((*path, "args"), args)
     explicit_env = set()
     for var in spec.env or []:
@@ -141,11 +143,7 @@ def _merge_container(
     if spec.mountModelVolume:
         _mount(journal, path, source, workload, explicit_env)
         extras.container(journal, path, ms, explicit_env)
-        given = journal.get((*path, "args"))
-        given = [str(a) for a in given] if isinstance(given, list) else []
-        if runs_shell(command):
-            given = words([*map(str, command[1:]), *given])
-        warnings += extras.read_only_root_warnings(journal, path, ms, given)
+        warnings += extras.read_only_root_warnings(journal, path, ms, told)
 
 
 def _mount(
@@ -439,13 +437,14 @@ def _volumes(journal: Journal, templates: list[PodTemplate], ms: ModelService) -
     credentials = source.credential_volume()
     if credentials is not None:
         named.append(credentials[0])
+    if ms.adapters is not None:
+        named += ms.adapters.volumes()
     for template in templates:
         for entry in named:
             journal.ensure(template.pod, {})
             journal.ensure((*template.pod, "volumes"), [])
             path = (*template.pod, "volumes", Match("name", entry["name"]))
             journal.set(path, entry)
-        extras.volumes(journal, template.pod, ms)
 
 
 def _model_pod(

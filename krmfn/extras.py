@@ -43,15 +43,6 @@ def _same_path(one: str, other: str) -> bool:
     return (one.rstrip("/") or "/") == (other.rstrip("/") or "/")
 
 
-def volumes(journal: Journal, pod: Path, ms: ModelService) -> None:
-    """The adapters' volumes in one pod template."""
-    if ms.adapters is None:
-        return
-    for entry in ms.adapters.volumes():
-        journal.ensure((*pod, "volumes"), [])
-        journal.set((*pod, "volumes", Match("name", entry["name"])), entry)
-
-
 def init_containers(ms: ModelService, image: str) -> list[dict[str, Any]]:
     """The init containers that download adapters, running `image`."""
     return ms.adapters.init_containers(image) if ms.adapters is not None else []
