@@ -79,21 +79,3 @@ def own_mount(mounts: Any, env: dict[str, str]) -> int | None:
         if path and under and mount.get("name") != VOLUME_NAME:
             return index
     return None
-
-
-def warning(claim: Any, pods: int) -> tuple[str, str] | None:
-    """(message, field) when the user's claim (its data, None if not in the list) cannot
-    be mounted by the `pods` pods on several nodes."""
-    if pods < 2 or not isinstance(claim, dict):
-        return None
-    spec = claim.get("spec")
-    modes = (spec.get("accessModes") if isinstance(spec, dict) else None) or []
-    if "ReadWriteMany" in modes:
-        return None
-    name = (claim.get("metadata") or {}).get("name")
-    return (
-        f"the compile cache's claim {name} is"
-        f" {', '.join(map(str, modes)) or 'without accessModes'},"
-        f" not ReadWriteMany, while {pods} pods mount it writable: pods on other nodes cannot",
-        FIELD,
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NamedTuple
 
-from krmfn import adapters, compile_cache, generate, orphans
+from krmfn import adapters, generate, orphans
 from krmfn.apply import apply_roles
 from krmfn.config import Config
 from krmfn.credentials import literal_secrets
@@ -136,7 +136,7 @@ def _commit(
 ) -> None:
     pods = sum(e.pods for e in edits)
     warning = generate.claim_warning(ctx.present, ms, _namespace(ms, targets), generated, pods)
-    cache_warning = _compile_cache_warning(ctx, ms, _namespace(ms, targets), pods)
+    cache_warning = generate.compile_cache_warning(ctx.present, ms, _namespace(ms, targets), pods)
     try:
         made_ahead = generate.upsert(ctx.present, ms, generated)
     except FieldError as exc:  # nothing is changed yet
@@ -183,17 +183,6 @@ def _commit(
         f"applied {ms.spec.modelArtifacts.uri} ({ms.source.describe()}{besides}) to"
         f" {applied}{also}",
     )
-
-
-def _compile_cache_warning(
-    ctx: _Context, ms: ModelService, namespace: str, pods: int
-) -> tuple[str, str] | None:
-    """The compile cache's claim, where the list holds it, mounted writable by pods on
-    several nodes."""
-    if ms.compile_cache is None or pods < 2:
-        return None
-    claim = ctx.present.by_key().get(("PersistentVolumeClaim", namespace, ms.compile_cache.claim))
-    return compile_cache.warning(claim.construct() if claim is not None else None, pods)
 
 
 def _load_items(ctx: _Context, config: Config) -> list[tuple[Origin, ModelService]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from krmfn import prefetch
+from krmfn import compile_cache, prefetch
 from krmfn.krm import Document, FieldError, Item
 from krmfn.modelservice import ModelService
 from krmfn.sources import HuggingFaceCacheOnClaim
@@ -117,15 +117,43 @@ def claim_warning(
         user = None
     made = [d for d in generated if d["kind"] == "PersistentVolumeClaim"]
     claim = user.construct() if user is not None else (made[0] if made else None)
-    if not isinstance(claim, dict):
-        return None
-    modes = (claim.get("spec") or {}).get("accessModes") or []
-    if "ReadWriteMany" in modes:
+    modes = _unshared(claim)
+    if modes is None:
         return None
     whose = "the claim" if user is not None else "the generated claim"
     message = (
-        f"{whose} {source.claim} is {', '.join(map(str, modes)) or 'without accessModes'},"
-        f" not ReadWriteMany, while {pods} pods mount it and the prefetch Job writes to it:"
-        " pods on other nodes cannot"
+        f"{whose} {source.claim} is {modes}, not ReadWriteMany, while {pods} pods mount it"
+        " and the prefetch Job writes to it: pods on other nodes cannot"
     )
     return message, CLAIM_MODES_FIELD if user is None else "spec.modelArtifacts.uri"
+
+
+def compile_cache_warning(
+    present: Present, ms: ModelService, namespace: str, pods: int
+) -> tuple[str, str] | None:
+    """(message, field) when the compile cache's claim, where the list holds it, cannot
+    be mounted writable by the `pods` pods on several nodes; else None."""
+    cache = ms.compile_cache
+    if cache is None or pods < 2:
+        return None
+    user = present.by_key().get(("PersistentVolumeClaim", namespace, cache.claim))
+    modes = _unshared(user.construct() if user is not None else None)
+    if modes is None:
+        return None
+    message = (
+        f"the compile cache's claim {cache.claim} is {modes}, not ReadWriteMany, while"
+        f" {pods} pods mount it writable: pods on other nodes cannot"
+    )
+    return message, compile_cache.FIELD
+
+
+def _unshared(claim: Any) -> str | None:
+    """A claim's access modes, as a message says them, unless it is ReadWriteMany (or not
+    a claim to read): None."""
+    if not isinstance(claim, dict):
+        return None
+    spec = claim.get("spec")
+    modes = (spec.get("accessModes") if isinstance(spec, dict) else None) or []
+    if "ReadWriteMany" in modes:
+        return None
+    return ", ".join(map(str, modes)) or "without accessModes"
