@@ -117,8 +117,6 @@ class Prefetch(_Options):
     """Generate the claim the cache lives on."""
 
 
-# vLLM's LoRAConfig admits these ranks only.
-LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 # What a client sends as `model` for an adapter, and its folder's name under the adapter
 # root: one path segment, so that vLLM's filesystem resolver finds it by that name.
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -160,6 +158,7 @@ class Lora(_Options):
     mode: Literal["static", "resolver"] = "static"
     """static: --lora-modules lists every adapter; resolver: vLLM's filesystem resolver
     loads one when a request names it."""
+    # vLLM's LoRAConfig admits these ranks only.
     maxRank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] | None = None
     """vLLM's --max-lora-rank (16 by default): at least every adapter's r."""
     maxLoras: int | None = Field(default=None, gt=0)
