@@ -75,7 +75,8 @@ class Adapter(NamedTuple):
 
     @property
     def downloaded(self) -> bool:
-        return isinstance(self.source, (HuggingFace, ObjectStore))
+        """Fetched by an init container (hf://, object storage), not mounted."""
+        return bool(self.container)
 
     def module(self, base_model: str) -> str:
         """Its `--lora-modules` entry, in vLLM's JSON form."""
